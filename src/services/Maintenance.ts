@@ -1,0 +1,259 @@
+import { Clock, Effect, Either, Option, Schema } from "effect"
+import { AlreadyExists, StorageError } from "../domain/Errors.ts"
+import { type AuditRecord, Keys, ReleaseRecord } from "../domain/Records.ts"
+import { compareVersions } from "../domain/Version.ts"
+import { Hasher } from "./Hasher.ts"
+import { indexEntryOf, readIndex, recordInIndex } from "./Publisher.ts"
+import { Repository } from "./Repository.ts"
+import { RuntimeInfo } from "./Runtime.ts"
+import { decodeClaim, isStale, rollBackAttempt } from "./Transaction.ts"
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/** What `repair` found and did. */
+export interface RepairReport {
+  readonly rolledBack: ReadonlyArray<string>
+  readonly cleaned: ReadonlyArray<string>
+  readonly indexed: ReadonlyArray<string>
+  readonly liveClaims: ReadonlyArray<string>
+  readonly auditKey: string | undefined
+}
+
+const decodeRecord = (bytes: Uint8Array) =>
+  Schema.decodeUnknownEither(Schema.parseJson(ReleaseRecord))(new TextDecoder().decode(bytes))
+
+/** Release records present in the repository, by version directory. */
+const committedVersions = Effect.gen(function*() {
+  const repo = yield* Repository
+  const objects = yield* repo.list("releases/")
+  return objects
+    .filter((o) => /^releases\/[^/]+\/release\.json$/.test(o.key))
+    .map((o) => o.key.slice("releases/".length, -"/release.json".length))
+})
+
+/**
+ * Bring the repository back to a state where the invariants hold: roll back
+ * attempts whose claim is stale (or every attempt, with `force`), remove
+ * staging areas no claim owns, and add committed releases the index misses.
+ * Appends a `repair` audit record when it changed anything.
+ *
+ * @category programs
+ */
+export const repair = (options: { readonly force?: boolean } = {}) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    const runtime = yield* RuntimeInfo
+    const hasher = yield* Hasher
+    const rolled: Array<string> = []
+    const cleaned: Array<string> = []
+    const indexed: Array<string> = []
+    const live: Array<string> = []
+    const owned = new Set<string>()
+
+    for (const object of yield* repo.list(Keys.claimsPrefix)) {
+      const stored = yield* repo.read(object.key)
+      if (Option.isNone(stored)) continue
+      const claim = decodeClaim(stored.value.bytes)
+      if (Either.isLeft(claim)) {
+        yield* repo.remove(object.key, stored.value.etag).pipe(Effect.catchTag("PreconditionFailed", () => Effect.void))
+        cleaned.push(object.key)
+        continue
+      }
+      const c = claim.right
+      if (options.force !== true && !(yield* isStale(c))) {
+        live.push(`${c.version} (${c.host} pid ${c.pid})`)
+        owned.add(c.staging_prefix)
+        continue
+      }
+      const committed = Option.isSome(yield* repo.head(Keys.releaseRecord(c.version)))
+      yield* rollBackAttempt(repo, { version: c.version, stagePrefix: c.staging_prefix, claimKey: object.key },
+        stored.value.etag, !committed)
+      ;(committed ? cleaned : rolled).push(c.version)
+    }
+
+    const staging = yield* repo.list(Keys.stagingRoot)
+    const orphans = new Set(staging.map((o) => o.key.split("/").slice(0, 3).join("/") + "/"))
+    for (const prefix of orphans) {
+      if (owned.has(prefix)) continue
+      yield* repo.removePrefix(prefix)
+      cleaned.push(prefix)
+    }
+
+    // Releases committed by a publisher that died before updating the index.
+    const { index } = yield* readIndex(repo)
+    const known = new Set(index.releases.map((r) => r.version))
+    const missing = (yield* committedVersions).filter((v) => !known.has(v)).sort(compareVersions)
+    for (const version of missing) {
+      const stored = yield* repo.read(Keys.releaseRecord(version))
+      if (Option.isNone(stored)) continue
+      const record = decodeRecord(stored.value.bytes)
+      if (Either.isLeft(record)) {
+        yield* Effect.logWarning(`${Keys.releaseRecord(version)} cannot be decoded; left out of the index`)
+        continue
+      }
+      const recordSha = hasher.hashBytes(stored.value.bytes)
+      const r = record.right
+      const txid = yield* runtime.newId
+      yield* recordInIndex(indexEntryOf(r, recordSha), (previous, sequence, now): AuditRecord => ({
+        schema: "relpub/audit/v1",
+        audit_id: `${txid}-audit`,
+        sequence,
+        event: "publish",
+        version,
+        timestamp: iso(now),
+        machine_id: runtime.host,
+        previous,
+        release_record_sha256: recordSha,
+        metadata: {
+          sha256: r.sha256,
+          sbom_id: r.sbom_id,
+          slsa_id: r.slsa_id,
+          provenance_hash: r.provenance_hash,
+          signed: r.signed,
+          encrypted: r.encrypted
+        },
+        verification: r.verification,
+        validation: r.validation,
+        publication: {
+          artifacts_published: r.files.length,
+          total_bytes: r.size_bytes,
+          repository_type: repo.kind,
+          policy_mode: r.policy_mode,
+          transaction_id: r.transaction_id
+        },
+        signing_key_id: r.signing_key_id,
+        details: "indexed by relpub repair after an interrupted publish"
+      }), { record: Keys.auditRecord(version), signature: Keys.auditSignature(version) })
+      indexed.push(version)
+    }
+
+    let auditKey: string | undefined
+    if (rolled.length + cleaned.length > 0) {
+      const txid = yield* runtime.newId
+      auditKey = Keys.repairAuditRecord(txid)
+      const details = `rolled back: ${rolled.join(", ") || "-"}; cleaned: ${cleaned.join(", ") || "-"}`
+      yield* recordInIndex(undefined, (previous, sequence, now): AuditRecord => ({
+        schema: "relpub/audit/v1",
+        audit_id: `${txid}-audit`,
+        sequence,
+        event: "repair",
+        version: "-",
+        timestamp: iso(now),
+        machine_id: runtime.host,
+        previous,
+        release_record_sha256: null,
+        metadata: { sha256: null, sbom_id: null, slsa_id: null, provenance_hash: null, signed: false, encrypted: false },
+        verification: null,
+        validation: null,
+        publication: {
+          artifacts_published: 0,
+          total_bytes: 0,
+          repository_type: repo.kind,
+          policy_mode: "strict",
+          transaction_id: txid
+        },
+        signing_key_id: null,
+        details
+      }), { record: auditKey, signature: Keys.repairAuditSignature(txid) })
+    }
+    return { rolledBack: rolled, cleaned, indexed, liveClaims: live, auditKey } satisfies RepairReport
+  }).pipe(
+    Effect.mapError((e) =>
+      e._tag === "PreconditionFailed"
+        ? new StorageError({ operation: "swap", key: e.key, detail: "too many concurrent updates", retryable: true })
+        : e
+    )
+  )
+
+/** The release record of `version`, if published. */
+export const showRelease = (version: string) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    const stored = yield* repo.read(Keys.releaseRecord(version))
+    if (Option.isNone(stored)) return Option.none()
+    const record = decodeRecord(stored.value.bytes)
+    if (Either.isLeft(record)) {
+      return yield* new StorageError({
+        operation: "read",
+        key: Keys.releaseRecord(version),
+        detail: "release.json cannot be decoded",
+        retryable: false
+      })
+    }
+    const signature = yield* repo.head(Keys.releaseSignature(version))
+    return Option.some({ record: record.right, signed: Option.isSome(signature) })
+  })
+
+/** One probe of `doctor`. */
+export interface Probe {
+  readonly name: string
+  readonly ok: boolean
+  readonly detail: string
+}
+
+/**
+ * Probe the repository for the guarantees relpub relies on, writing only
+ * under `.relpub/doctor/<id>/` and removing it afterwards.
+ *
+ * @category programs
+ */
+export const doctor = Effect.gen(function*() {
+  const repo = yield* Repository
+  const runtime = yield* RuntimeInfo
+  const id = yield* runtime.newId
+  const prefix = `.relpub/doctor/${id}/`
+  const probes: Array<Probe> = []
+  const bytes = (s: string) => new TextEncoder().encode(s)
+  const run = <R>(name: string, body: Effect.Effect<string, unknown, R>) =>
+    body.pipe(
+      Effect.match({
+        onFailure: (e) => probes.push({ name, ok: false, detail: e instanceof Error ? e.message : String(e) }),
+        onSuccess: (detail) => probes.push({ name, ok: true, detail })
+      })
+    )
+  const start = yield* Clock.currentTimeMillis
+  yield* run("reachable", Effect.as(repo.list(Keys.claimsPrefix), `${repo.kind} ${repo.location}`))
+  yield* run("list after write", Effect.gen(function*() {
+    yield* repo.create(`${prefix}listed`, bytes("x"))
+    const listed = yield* repo.list(prefix)
+    if (!listed.some((o) => o.key === `${prefix}listed`)) return yield* Effect.fail("written object not listed")
+    return "a new object is listed at once"
+  }))
+  yield* run("create-only, sequential", Effect.gen(function*() {
+    yield* repo.create(`${prefix}once`, bytes("1"))
+    const second = yield* Effect.either(repo.create(`${prefix}once`, bytes("2")))
+    if (Either.isRight(second)) return yield* Effect.fail("a second create-only write succeeded")
+    if (!(second.left instanceof AlreadyExists)) return yield* Effect.fail(second.left.message)
+    return "second write refused"
+  }))
+  yield* run("create-only, 16 racing writers", Effect.gen(function*() {
+    const results = yield* Effect.forEach(Array.from({ length: 16 }, (_, i) => i), (i) =>
+      Effect.either(repo.create(`${prefix}race`, bytes(String(i)))), { concurrency: "unbounded" })
+    const winners = results.filter(Either.isRight).length
+    if (winners !== 1) return yield* Effect.fail(`${winners} writers won`)
+    return "exactly one winner"
+  }))
+  yield* run("compare-and-swap", Effect.gen(function*() {
+    const first = yield* repo.swap(`${prefix}cas`, bytes("1"), undefined)
+    yield* repo.swap(`${prefix}cas`, bytes("2"), first.etag)
+    const stale = yield* Effect.either(repo.swap(`${prefix}cas`, bytes("3"), first.etag))
+    if (Either.isRight(stale)) return yield* Effect.fail("a write with a stale token succeeded")
+    return "stale token refused"
+  }))
+  yield* run("index readable", Effect.map(readIndex(repo), ({ index }) => `${index.total_releases} releases`))
+  yield* run("no stale claims", Effect.gen(function*() {
+    const stale: Array<string> = []
+    for (const o of yield* repo.list(Keys.claimsPrefix)) {
+      const stored = yield* repo.read(o.key)
+      if (Option.isNone(stored)) continue
+      const c = decodeClaim(stored.value.bytes)
+      if (Either.isLeft(c) || (yield* isStale(c.right))) stale.push(o.key)
+    }
+    if (stale.length > 0) return yield* Effect.fail(`stale: ${stale.join(", ")} (run relpub repair)`)
+    return "none"
+  }))
+  yield* repo.removePrefix(prefix).pipe(Effect.ignore)
+  const elapsed = (yield* Clock.currentTimeMillis) - start
+  return { probes, elapsedMillis: elapsed }
+})
+

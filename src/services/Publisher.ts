@@ -1,0 +1,409 @@
+import { Clock, Effect, Option, Schedule, Schema } from "effect"
+import { type Evaluation, evaluate } from "../domain/Checks.ts"
+import {
+  PolicyRejected,
+  RolledBack,
+  StorageError,
+  UsageError,
+  VersionExists
+} from "../domain/Errors.ts"
+import { formatSha256Sums } from "../domain/Manifest.ts"
+import { type Decision, decide, type Policy } from "../domain/Policy.ts"
+import {
+  type AuditPointer,
+  type AuditRecord,
+  emptyIndex,
+  encodeJson,
+  type IndexEntry,
+  Keys,
+  type ReleaseRecord,
+  RepositoryIndex
+} from "../domain/Records.ts"
+import { parseVersion } from "../domain/Version.ts"
+import { indexMarkdownSerial, renderIndexMarkdown } from "../domain/IndexMarkdown.ts"
+import { Hasher } from "./Hasher.ts"
+import { type Release, ReleaseReader } from "./ReleaseReader.ts"
+import { Repository, type RepositoryShape } from "./Repository.ts"
+import { RuntimeInfo } from "./Runtime.ts"
+import { Signer } from "./Signer.ts"
+import { claim, ensureNotPublished, rollBackAttempt, rolledBack, type Transaction } from "./Transaction.ts"
+
+/**
+ * What to publish and under which policy.
+ *
+ * @category models
+ */
+export interface PublishRequest {
+  readonly releaseDir: string
+  readonly version: string
+  readonly policy: Policy
+  readonly verificationResultFile?: string | undefined
+  readonly validationResultFile?: string | undefined
+  readonly dryRun?: boolean | undefined
+  /** How long a claim protects an attempt before others may take it over. */
+  readonly leaseMillis?: number | undefined
+}
+
+/** A release read and judged, before anything is written. */
+export interface Inspection {
+  readonly request: PublishRequest
+  readonly release: Release
+  readonly evaluation: Evaluation
+  readonly decision: Decision
+}
+
+/**
+ * The result of a publish that succeeded (or, with `dryRun`, would have).
+ *
+ * @category models
+ */
+export interface PublishOutcome {
+  readonly inspection: Inspection
+  readonly status: "published" | "dry-run"
+  readonly record: ReleaseRecord | undefined
+  readonly transactionId: string | undefined
+  readonly indexUpdated: boolean
+  readonly auditWritten: boolean
+  readonly auditSigned: boolean
+}
+
+const DEFAULT_LEASE_MILLIS = 15 * 60 * 1000
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/** Step 1: read the release directory and apply the policy. Writes nothing. */
+export const inspect = (request: PublishRequest) =>
+  Effect.gen(function*() {
+    const version = parseVersion(request.version)
+    if (version._tag === "Left") {
+      return yield* new UsageError({
+        message: `--version ${JSON.stringify(request.version)}: not a semantic version (e.g. 1.4.0 or v1.4.0)`
+      })
+    }
+    const reader = yield* ReleaseReader
+    const release = yield* reader.read({
+      dir: request.releaseDir,
+      version: request.version,
+      verificationResultFile: request.verificationResultFile,
+      validationResultFile: request.validationResultFile
+    })
+    const evaluation = evaluate(request.policy, release.facts)
+    const decision = decide(request.policy, evaluation.violations)
+    return { request, release, evaluation, decision } satisfies Inspection
+  }).pipe(Effect.withLogSpan("inspect"))
+
+/** The published files: every file of the release, with the digest taken in step 1. */
+const publishedFiles = (release: Release) =>
+  release.files.map((f) => {
+    const d = release.digests.get(f.path)!
+    return { path: f.path, sha256: d.sha256, size: d.size }
+  })
+
+const buildRecord = (inspection: Inspection, txid: string, now: number, keyId: string | null) =>
+  Effect.map(Hasher, (hasher): ReleaseRecord => {
+    const { release, request } = inspection
+    const files = publishedFiles(release)
+    const v = release.facts.verification
+    const w = release.facts.validation
+    return {
+      schema: "relpub/release/v1",
+      version: request.version,
+      published_at: iso(now),
+      sha256: hasher.hashBytes(formatSha256Sums(files)),
+      size_bytes: files.reduce((n, f) => n + f.size, 0),
+      files,
+      sbom_id: release.metadata.sbomId ?? null,
+      slsa_id: release.metadata.slsaId ?? null,
+      provenance_hash: release.metadata.provenanceHash ?? null,
+      signed: release.metadata.signed,
+      encrypted: release.metadata.encrypted,
+      policy_mode: request.policy.mode,
+      verification: v._tag === "Valid" ? { ...v.result } : null,
+      validation: w._tag === "Valid" ? { ...w.result } : null,
+      transaction_id: txid,
+      signing_key_id: keyId
+    }
+  })
+
+/** Steps 3-5: stage every file, check what the backend holds, promote. */
+const stageAndPromote = (repo: RepositoryShape, tx: Transaction, release: Release) =>
+  Effect.gen(function*() {
+    const files = publishedFiles(release)
+    yield* Effect.forEach(release.files, (f) =>
+      repo.upload(f.absolutePath, tx.stagePrefix + f.path).pipe(
+        Effect.mapError(rolledBack("stage")),
+        Effect.flatMap((sent) => {
+          const verified = release.digests.get(f.path)!
+          return sent.sha256 === verified.sha256 && sent.size === verified.size
+            ? Effect.void
+            : Effect.fail(new RolledBack({
+              step: "stage",
+              detail: `${f.path} changed after it was verified (SHA-256 ${sent.sha256}, verified ${verified.sha256})`
+            }))
+        })
+      ), { concurrency: 2, discard: true }).pipe(Effect.withLogSpan("stage"))
+
+    yield* checkObjects(repo, tx.stagePrefix, files, "verify-staged")
+    tx.touchedRelease = true
+    yield* repo.promote(tx.stagePrefix, tx.releasePrefix, files.map((f) => tx.stagePrefix + f.path)).pipe(
+      Effect.mapError(rolledBack("promote")),
+      Effect.withLogSpan("promote")
+    )
+    yield* checkObjects(repo, tx.releasePrefix, files, "verify-promoted")
+  })
+
+/** Steps 4 and 6: the backend must hold exactly the verified files, with their sizes (and hashes, if it knows them). */
+const checkObjects = (
+  repo: RepositoryShape,
+  prefix: string,
+  files: ReadonlyArray<{ readonly path: string; readonly sha256: string; readonly size: number }>,
+  step: "verify-staged" | "verify-promoted"
+) =>
+  Effect.gen(function*() {
+    const listed = yield* repo.list(prefix).pipe(Effect.mapError(rolledBack(step)))
+    const byKey = new Map(listed.map((o) => [o.key, o]))
+    for (const f of files) {
+      const o = byKey.get(prefix + f.path)
+      const problem = o === undefined ? "is missing"
+        : o.size !== f.size ? `has ${o.size} bytes, expected ${f.size}`
+        : o.sha256 !== undefined && o.sha256 !== f.sha256 ? `has SHA-256 ${o.sha256}, expected ${f.sha256}`
+        : undefined
+      if (problem !== undefined) return yield* new RolledBack({ step, detail: `${prefix}${f.path} ${problem}` })
+      byKey.delete(prefix + f.path)
+    }
+    if (step === "verify-staged" && byKey.size > 0) {
+      return yield* new RolledBack({ step, detail: `unexpected objects under ${prefix}: ${[...byKey.keys()].join(", ")}` })
+    }
+  })
+
+export const indexEntryOf = (record: ReleaseRecord, recordSha256: string): IndexEntry => ({
+  version: record.version,
+  timestamp: record.published_at,
+  sha256: record.sha256,
+  size_bytes: record.size_bytes,
+  artifacts: record.files.map((f) => f.path),
+  sbom_id: record.sbom_id,
+  slsa_id: record.slsa_id,
+  provenance_hash: record.provenance_hash,
+  signed: record.signed,
+  encrypted: record.encrypted,
+  verification: record.verification,
+  validation: record.validation,
+  release_record_sha256: recordSha256
+})
+
+const decodeIndex = (bytes: Uint8Array) =>
+  Schema.decodeUnknown(Schema.parseJson(RepositoryIndex))(new TextDecoder().decode(bytes)).pipe(
+    Effect.mapError((e) =>
+      new StorageError({ operation: "read", key: Keys.index, detail: `index.json is corrupt: ${e.message}`, retryable: false })
+    )
+  )
+
+/** Read the index and its compare-and-swap token (an absent index is empty). */
+export const readIndex = (repo: RepositoryShape) =>
+  Effect.gen(function*() {
+    const stored = yield* repo.read(Keys.index)
+    if (Option.isNone(stored)) return { index: emptyIndex, etag: undefined as string | undefined }
+    return { index: yield* decodeIndex(stored.value.bytes), etag: stored.value.etag as string | undefined }
+  })
+
+/** Write an object this publisher owns (its own audit record), whatever is there. */
+const putOwned = (repo: RepositoryShape, key: string, bytes: Uint8Array) =>
+  repo.head(key).pipe(
+    Effect.flatMap((o) => repo.swap(key, bytes, Option.getOrUndefined(o)?.etag)),
+    Effect.retry({ times: 5, while: (e) => e._tag === "PreconditionFailed" })
+  )
+
+const casSchedule = Schedule.exponential("5 millis", 1.5).pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("250 millis")),
+  Schedule.intersect(Schedule.recurs(200))
+)
+
+/**
+ * Step 7: add `entry` to the index and chain an audit record after the
+ * current head, in one compare-and-swap of index.json; retried on conflict so
+ * concurrent publishers of different versions never lose an update.
+ */
+export const recordInIndex = (
+  entry: IndexEntry | undefined,
+  audit: (previous: AuditPointer | null, sequence: number, now: number) => AuditRecord,
+  auditKeys: { readonly record: string; readonly signature: string }
+) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    const signer = yield* Signer
+    const hasher = yield* Hasher
+    const once = Effect.gen(function*() {
+      const { index, etag } = yield* readIndex(repo)
+      if (entry !== undefined && index.releases.some((r) => r.version === entry.version)) {
+        return { index, signed: false }
+      }
+      const now = yield* Clock.currentTimeMillis
+      const sequence = (index.audit_head?.sequence ?? 0) + 1
+      const auditBytes = encodeJson(audit(index.audit_head, sequence, now))
+      if (Option.isSome(signer)) yield* putOwned(repo, auditKeys.signature, signer.value.sign(auditBytes))
+      yield* putOwned(repo, auditKeys.record, auditBytes)
+      const next: RepositoryIndex = {
+        schema: "relpub/index/v1",
+        total_releases: index.releases.length + (entry === undefined ? 0 : 1),
+        last_updated: iso(now),
+        serial: index.serial + 1,
+        audit_head: { key: auditKeys.record, sha256: hasher.hashBytes(auditBytes), sequence },
+        releases: entry === undefined ? index.releases : [entry, ...index.releases]
+      }
+      yield* repo.swap(Keys.index, encodeJson(next), etag)
+      return { index: next, signed: Option.isSome(signer) }
+    })
+    const result = yield* once.pipe(Effect.retry({ schedule: casSchedule, while: (e) => e._tag === "PreconditionFailed" }))
+    yield* writeIndexMarkdown(repo, result.index)
+    return result
+  }).pipe(Effect.withLogSpan("index"))
+
+/** Bring index.md up to `index` unless a newer index already rendered it. */
+const writeIndexMarkdown = (repo: RepositoryShape, index: RepositoryIndex) =>
+  Effect.gen(function*() {
+    const current = yield* repo.read(Keys.indexMarkdown)
+    const text = Option.map(current, (c) => new TextDecoder().decode(c.bytes))
+    if (Option.isSome(text) && indexMarkdownSerial(text.value) >= index.serial) return
+    yield* repo.swap(Keys.indexMarkdown, new TextEncoder().encode(renderIndexMarkdown(index)),
+      Option.getOrUndefined(current)?.etag)
+  }).pipe(Effect.retry({ schedule: casSchedule, while: (e) => e._tag === "PreconditionFailed" }))
+
+const auditOf = (record: ReleaseRecord, recordSha256: string, inspection: Inspection, kind: string, txid: string) =>
+  Effect.map(RuntimeInfo, (runtime) =>
+    (previous: AuditPointer | null, sequence: number, now: number): AuditRecord => ({
+      schema: "relpub/audit/v1",
+      audit_id: `${txid}-audit`,
+      sequence,
+      event: "publish",
+      version: record.version,
+      timestamp: iso(now),
+      machine_id: runtime.host,
+      previous,
+      release_record_sha256: recordSha256,
+      metadata: {
+        sha256: record.sha256,
+        sbom_id: record.sbom_id,
+        slsa_id: record.slsa_id,
+        provenance_hash: record.provenance_hash,
+        signed: record.signed,
+        encrypted: record.encrypted
+      },
+      verification: record.verification,
+      validation: record.validation,
+      publication: {
+        artifacts_published: record.files.length,
+        total_bytes: record.size_bytes,
+        repository_type: kind,
+        policy_mode: inspection.request.policy.mode,
+        transaction_id: txid
+      },
+      signing_key_id: record.signing_key_id
+    }))
+
+/**
+ * Steps 2-7 for an inspected release: claim, stage, verify, promote, verify,
+ * commit, index and audit. The claim and staging area are a scoped resource:
+ * on failure or interruption before the commit, its release rolls the
+ * attempt back; after the commit it only cleans up.
+ */
+export const commit = (inspection: Inspection) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    const signer = yield* Signer
+    const hasher = yield* Hasher
+    const { request, release } = inspection
+    const lease = request.leaseMillis ?? DEFAULT_LEASE_MILLIS
+
+    const { tx } = yield* Effect.acquireRelease(claim(request.version, lease), ({ tx, claimEtag }, exit) =>
+      (tx.committed
+        ? Effect.all([repo.removePrefix(tx.stagePrefix), repo.remove(tx.claimKey, claimEtag)], { discard: true })
+        : Effect.zipRight(
+          Effect.logWarning(`rolling back ${tx.version} (transaction ${tx.txid})`),
+          rollBackAttempt(repo, tx, claimEtag, tx.touchedRelease)
+        )).pipe(
+          Effect.catchAll((e) => Effect.logError(`cleanup after ${exit._tag} left work for relpub repair: ${e.message}`)),
+          Effect.withLogSpan("release")
+        ))
+
+    yield* stageAndPromote(repo, tx, release)
+
+    const now = yield* Clock.currentTimeMillis
+    const keyId = Option.isSome(signer) ? signer.value.keyId : null
+    const record = yield* buildRecord(inspection, tx.txid, now, keyId)
+    const recordBytes = encodeJson(record)
+    if (Option.isSome(signer)) {
+      yield* repo.create(Keys.releaseSignature(request.version), signer.value.sign(recordBytes)).pipe(
+        Effect.mapError(rolledBack("commit"))
+      )
+    }
+    yield* repo.create(Keys.releaseRecord(request.version), recordBytes).pipe(
+      Effect.mapError((e) =>
+        e._tag === "AlreadyExists"
+          ? new VersionExists({ version: request.version, reason: "published", detail: "release.json appeared" })
+          : rolledBack("commit")(e)
+      )
+    )
+    tx.committed = true
+    yield* Effect.logInfo(`committed ${request.version}`)
+
+    const recordSha256 = hasher.hashBytes(recordBytes)
+    const audit = yield* auditOf(record, recordSha256, inspection, repo.kind, tx.txid)
+    const indexed = yield* recordInIndex(indexEntryOf(record, recordSha256), audit, {
+      record: Keys.auditRecord(request.version),
+      signature: Keys.auditSignature(request.version)
+    }).pipe(
+      Effect.mapError((e) =>
+        new StorageError({
+          operation: "swap",
+          key: Keys.index,
+          detail: `${request.version} is committed but the index was not updated (${
+            e._tag === "PreconditionFailed" ? "too many concurrent updates" : e.detail
+          }); run relpub repair`,
+          retryable: false,
+          cause: e
+        })
+      )
+    )
+    return { record, txid: tx.txid, auditSigned: indexed.signed }
+  }).pipe(Effect.scoped)
+
+/**
+ * Publish a release: inspect it, fail with PolicyRejected if the policy says
+ * no, then commit it (unless `dryRun`).
+ *
+ * @category programs
+ */
+export const publish = (request: PublishRequest) =>
+  Effect.gen(function*() {
+    const inspection = yield* inspect(request)
+    if (inspection.decision.failures.length > 0) {
+      return yield* new PolicyRejected({
+        violations: inspection.decision.failures,
+        warnings: inspection.decision.warnings
+      })
+    }
+    if (request.dryRun === true) {
+      const repo = yield* Repository
+      yield* ensureNotPublished(repo, request.version)
+      return {
+        inspection,
+        status: "dry-run",
+        record: undefined,
+        transactionId: undefined,
+        indexUpdated: false,
+        auditWritten: false,
+        auditSigned: false
+      } satisfies PublishOutcome
+    }
+    const done = yield* commit(inspection)
+    return {
+      inspection,
+      status: "published",
+      record: done.record,
+      transactionId: done.txid,
+      indexUpdated: true,
+      auditWritten: true,
+      auditSigned: done.auditSigned
+    } satisfies PublishOutcome
+  })
