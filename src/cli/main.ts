@@ -10,6 +10,7 @@ import { keygenCommand } from "./commands/keygen.ts"
 import { doctorCommand, repairCommand } from "./commands/maintenance.ts"
 import { publishCommand } from "./commands/publish.ts"
 import { CliExit, layer as exitLayer, setExitCode } from "./exit.ts"
+import { plainConsoleLayer, wantsPlainOutput } from "./plainConsole.ts"
 
 export const VERSION = "0.1.0"
 
@@ -44,7 +45,10 @@ export const main = (argv: ReadonlyArray<string>) => {
   const run = Effect.gen(function*() {
     yield* program(argv)
     exitCode = yield* Ref.get(yield* CliExit)
-  }).pipe(Effect.provide(Layer.mergeAll(NodeContext.layer, exitLayer, stderrLogger)))
+  }).pipe(
+    Effect.provide(Layer.mergeAll(NodeContext.layer, exitLayer, stderrLogger)),
+    Effect.provide(wantsPlainOutput() ? plainConsoleLayer : Layer.empty)
+  )
   NodeRuntime.runMain(run, {
     disableErrorReporting: false,
     teardown: (exit, onExit) => {
