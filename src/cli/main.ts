@@ -51,6 +51,7 @@ export const main = (argv: ReadonlyArray<string>) => {
   )
   NodeRuntime.runMain(run, {
     disableErrorReporting: false,
+    disablePrettyLogger: true,
     teardown: (exit, onExit) => {
       if (Exit.isSuccess(exit)) return onExit(exitCode)
       onExit(Cause.isInterruptedOnly(exit.cause) ? 130 : ExitCode.Unexpected)

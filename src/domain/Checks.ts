@@ -11,6 +11,7 @@ import {
   signedSubject
 } from "./ReleaseContent.ts"
 import type { ValidationResult, VerificationResult } from "./Results.ts"
+import { canonicalVersion } from "./Version.ts"
 
 /** A result file as the reader found it. */
 export type ResultInput<A> =
@@ -96,7 +97,7 @@ const manifestChecks = (facts: ReleaseFacts): Array<Violation> => {
     return out
   }
   const manifest = m.manifest
-  if (manifest.version !== undefined && manifest.version !== facts.version) {
+  if (manifest.version !== undefined && canonicalVersion(manifest.version) !== canonicalVersion(facts.version)) {
     out.push(violation("manifest", 33, "refuse", manifest.source,
       `${manifest.source} is for version ${manifest.version}, not ${facts.version}`))
   }

@@ -1,4 +1,4 @@
-import { Clock, Effect, Option, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Option, Schedule, Schema } from "effect"
 import { type Evaluation, evaluate } from "../domain/Checks.ts"
 import {
   PolicyRejected,
@@ -68,6 +68,14 @@ export interface PublishOutcome {
 }
 
 const DEFAULT_LEASE_MILLIS = 15 * 60 * 1000
+
+/** Run a protocol step and log its duration at debug level (`--verbose`). */
+const step = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.timed(effect).pipe(
+    Effect.tap(([d]) => Effect.logDebug(`${name} done in ${Math.round(Duration.toMillis(d))} ms`)),
+    Effect.map(([, a]) => a),
+    Effect.annotateLogs("step", name)
+  )
 const iso = (ms: number) => new Date(ms).toISOString()
 
 /** Step 1: read the release directory and apply the policy. Writes nothing. */
@@ -89,7 +97,7 @@ export const inspect = (request: PublishRequest) =>
     const evaluation = evaluate(request.policy, release.facts)
     const decision = decide(request.policy, evaluation.violations)
     return { request, release, evaluation, decision } satisfies Inspection
-  }).pipe(Effect.withLogSpan("inspect"))
+  }).pipe((e) => step("inspect", e))
 
 /** The published files: every file of the release, with the digest taken in step 1. */
 const publishedFiles = (release: Release) =>
@@ -140,15 +148,15 @@ const stageAndPromote = (repo: RepositoryShape, tx: Transaction, release: Releas
               detail: `${f.path} changed after it was verified (SHA-256 ${sent.sha256}, verified ${verified.sha256})`
             }))
         })
-      ), { concurrency: 2, discard: true }).pipe(Effect.withLogSpan("stage"))
+      ), { concurrency: 2, discard: true }).pipe((e) => step("stage", e))
 
-    yield* checkObjects(repo, tx.stagePrefix, files, "verify-staged")
+    yield* step("verify-staged", checkObjects(repo, tx.stagePrefix, files, "verify-staged"))
     tx.touchedRelease = true
     yield* repo.promote(tx.stagePrefix, tx.releasePrefix, files.map((f) => tx.stagePrefix + f.path)).pipe(
       Effect.mapError(rolledBack("promote")),
-      Effect.withLogSpan("promote")
+      (e) => step("promote", e)
     )
-    yield* checkObjects(repo, tx.releasePrefix, files, "verify-promoted")
+    yield* step("verify-promoted", checkObjects(repo, tx.releasePrefix, files, "verify-promoted"))
   })
 
 /** Steps 4 and 6: the backend must hold exactly the verified files, with their sizes (and hashes, if it knows them). */
@@ -257,7 +265,7 @@ export const recordInIndex = (
     const result = yield* once.pipe(Effect.retry({ schedule: casSchedule, while: (e) => e._tag === "PreconditionFailed" }))
     yield* writeIndexMarkdown(repo, result.index)
     return result
-  }).pipe(Effect.withLogSpan("index"))
+  }).pipe((e) => step("index", e))
 
 /** Bring index.md up to `index` unless a newer index already rendered it. */
 const writeIndexMarkdown = (repo: RepositoryShape, index: RepositoryIndex) =>
@@ -315,7 +323,7 @@ export const commit = (inspection: Inspection) =>
     const { request, release } = inspection
     const lease = request.leaseMillis ?? DEFAULT_LEASE_MILLIS
 
-    const { tx } = yield* Effect.acquireRelease(claim(request.version, lease), ({ tx, claimEtag }, exit) =>
+    const { tx } = yield* Effect.acquireRelease(step("claim", claim(request.version, lease)), ({ tx, claimEtag }, exit) =>
       (tx.committed
         ? Effect.all([repo.removePrefix(tx.stagePrefix), repo.remove(tx.claimKey, claimEtag)], { discard: true })
         : Effect.zipRight(
