@@ -40,7 +40,7 @@ export const pathProblem = (path: string): PathProblem | undefined => {
     if (segment === "." || segment === "..") return "dot-segment"
     if (byteLength(segment) > MAX_SEGMENT_BYTES) return "too-long"
   }
-  if (RESERVED_TOP_LEVEL.has(path)) return "reserved"
+  if (RESERVED_TOP_LEVEL.has(collisionKey(path))) return "reserved"
   return undefined
 }
 
@@ -70,7 +70,9 @@ export const describePathProblem = (problem: PathProblem): string => {
 }
 
 /** The key under which two paths collide on a case-insensitive or normalising file system. */
-export const collisionKey = (path: string): string => path.normalize("NFC").toLowerCase()
+export const collisionKey = (path: string): string =>
+  // toLowerCase applies the final-sigma rule and keeps the long s; case folding does neither.
+  path.normalize("NFC").toLowerCase().replace(/ς/g, "σ").replace(/ſ/g, "s")
 
 /**
  * Groups of paths that are distinct strings but name the same file after

@@ -86,7 +86,8 @@ export interface Policy {
 export const defaultPolicy = (mode: PolicyMode = "strict"): Policy => ({
   mode,
   requireVerificationResult: false,
-  requireValidation: mode === "strict",
+  // Lenient turns a missing result into a warning rather than dropping the check.
+  requireValidation: true,
   requireSignatures: false,
   requireEncryption: false,
   requireSbom: false,
@@ -97,7 +98,7 @@ export const defaultPolicy = (mode: PolicyMode = "strict"): Policy => ({
   forbiddenExtensions: []
 })
 
-/** Merge a policy file under the command line's choices (flags win when set). */
+/** Merge a policy file with the command line: `--policy` wins; requirement flags can only add requirements. */
 export const resolvePolicy = (
   file: PolicyFile | undefined,
   flags: {

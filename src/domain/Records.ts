@@ -64,8 +64,22 @@ export const AuditPointer = Schema.Struct({
 export type AuditPointer = typeof AuditPointer.Type
 
 /**
+ * A signature over the RFC 8785 canonical JSON of the index without its
+ * `signatures` member; `sig` is base64.
+ *
+ * @category models
+ */
+export const IndexSignature = Schema.Struct({
+  keyid: Schema.String,
+  algorithm: Schema.String,
+  sig: Schema.String
+})
+export type IndexSignature = typeof IndexSignature.Type
+
+/**
  * `index.json`: every published release, newest first. `serial` grows by one
- * with every change; `audit_head` is the newest audit record.
+ * with every change; `audit_head` is the newest audit record; with a signing
+ * key, `signatures` sign the rest and `expires` bounds how long it is fresh.
  *
  * @category models
  */
@@ -74,8 +88,10 @@ export const RepositoryIndex = Schema.Struct({
   total_releases: Schema.Int,
   last_updated: Schema.NullOr(Timestamp),
   serial: Schema.optionalWith(Schema.Int, { default: () => 0 }),
+  expires: Schema.optionalWith(Schema.NullOr(Timestamp), { default: () => null }),
   audit_head: Schema.optionalWith(Schema.NullOr(AuditPointer), { default: () => null }),
-  releases: Schema.Array(IndexEntry)
+  releases: Schema.Array(IndexEntry),
+  signatures: Schema.optionalWith(Schema.Array(IndexSignature), { default: () => [] })
 })
 export type RepositoryIndex = typeof RepositoryIndex.Type
 
@@ -84,8 +100,10 @@ export const emptyIndex: RepositoryIndex = {
   total_releases: 0,
   last_updated: null,
   serial: 0,
+  expires: null,
   audit_head: null,
-  releases: []
+  releases: [],
+  signatures: []
 }
 
 /**

@@ -29,7 +29,7 @@ export const PublicationReport = Schema.Struct({
   signatures_present: Schema.Boolean,
   artifacts_published: Schema.Array(Schema.String),
   total_size_bytes: Schema.Int,
-  publication_duration_seconds: Schema.Number,
+  publication_duration_seconds: Schema.Number.pipe(Schema.finite()),
   index_updated: Schema.Boolean,
   audit_log_created: Schema.Boolean,
   audit_log_signed: Schema.Boolean,
