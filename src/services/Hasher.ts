@@ -53,12 +53,22 @@ export const stampOf = (st: fs.BigIntStats): FileStamp => ({
 export const sameStamp = (a: FileStamp, b: FileStamp): boolean =>
   a.size === b.size && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs
 
-// Small files: one synchronous read beats a thread-pool round trip per call
-// (PERFORMANCE.md, recommendation 4). Large files: two reused 1 MiB buffers,
-// reading chunk N+1 while hashing chunk N (recommendation 3).
+// Small files: one whole-file read. Large files: two reused 1 MiB buffers,
+// reading chunk N+1 while hashing chunk N (PERFORMANCE.md, recommendation 3).
+// Buffer pairs are reused across files: fresh memory costs ~1.1 s/GiB to touch here.
+const pool: Array<[Buffer, Buffer]> = []
+
 const hashOpenFile = async (handle: fs.promises.FileHandle, size: number): Promise<string> => {
+  const buffers = pool.pop() ?? [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]
+  try {
+    return await hashWith(handle, size, buffers)
+  } finally {
+    pool.push(buffers)
+  }
+}
+
+const hashWith = async (handle: fs.promises.FileHandle, size: number, buffers: [Buffer, Buffer]) => {
   const hash = createHash("sha256")
-  const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]
   let position = 0
   let turn = 0
   let pending = handle.read(buffers[0]!, 0, CHUNK, 0)
@@ -75,18 +85,32 @@ const hashOpenFile = async (handle: fs.promises.FileHandle, size: number): Promi
   return hash.digest("hex")
 }
 
+// Small files are read synchronously: a thread-pool round trip per call costs
+// more than the read (PERFORMANCE.md, recommendation 4: 58 ms vs 659 ms for
+// 2,000 small files).
+const hashSmallFile = (path: string): FileDigest | undefined => {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+  try {
+    const before = stampOf(fs.fstatSync(fd, { bigint: true }))
+    if (before.size >= SMALL_FILE) return undefined
+    const bytes = fs.readFileSync(fd)
+    const after = stampOf(fs.fstatSync(fd, { bigint: true }))
+    if (bytes.length !== before.size || !sameStamp(before, after)) {
+      throw new Error("file changed while it was being hashed")
+    }
+    return { sha256: createHash("sha256").update(bytes).digest("hex"), size: before.size, stamp: before }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 const hashFileNode = async (path: string): Promise<FileDigest> => {
+  const small = hashSmallFile(path)
+  if (small !== undefined) return small
   const handle = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
   try {
     const before = stampOf(await handle.stat({ bigint: true }))
-    let sha256: string
-    if (before.size < SMALL_FILE) {
-      const bytes = await handle.readFile()
-      if (bytes.length !== before.size) throw new Error("size changed while hashing")
-      sha256 = createHash("sha256").update(bytes).digest("hex")
-    } else {
-      sha256 = await hashOpenFile(handle, before.size)
-    }
+    const sha256 = await hashOpenFile(handle, before.size)
     const after = stampOf(await handle.stat({ bigint: true }))
     if (!sameStamp(before, after)) throw new Error("file changed while it was being hashed")
     return { sha256, size: before.size, stamp: before }

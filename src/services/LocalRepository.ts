@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as nodePath from "node:path"
 import { Effect, Layer, Option } from "effect"
 import lockfile from "proper-lockfile"
@@ -8,6 +9,17 @@ import { Hasher, type HasherShape, sameStamp, stampOf } from "./Hasher.ts"
 import { type ObjectInfo, Repository, type RepositoryShape } from "./Repository.ts"
 
 const TMP_PREFIX = ".relpub-tmp-"
+const HOST = os.hostname()
+const ORPHAN_AGE_MS = 60 * 60 * 1000
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
 const fsp = fs.promises
 
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code
@@ -42,6 +54,14 @@ const writeDurable = async (path: string, bytes: Uint8Array) => {
   }
 }
 
+const inBatches = async <A>(items: ReadonlyArray<A>, width: number, f: (a: A) => Promise<void>) => {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await f(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker))
+}
+
 const allDirectories = async (root: string): Promise<Array<string>> => {
   const out = [root]
   for (const entry of await fsp.readdir(root, { withFileTypes: true })) {
@@ -63,8 +83,26 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
     if (segments.some((s) => s === "." || s === "..")) throw new Error(`invalid key ${key}`)
     return nodePath.join(base, ...segments)
   }
+  // Temporary names carry the writer's pid and host, so `sweep` can tell the
+  // leftovers of a killed writer from a write in progress.
   const tmpBeside = (path: string) =>
-    nodePath.join(nodePath.dirname(path), `${TMP_PREFIX}${randomBytes(8).toString("hex")}`)
+    nodePath.join(nodePath.dirname(path), `${TMP_PREFIX}${process.pid}@${HOST}-${randomBytes(8).toString("hex")}`)
+
+  const sweepDir = async (dir: string, removed: Array<string>) => {
+    const entries = await fsp.readdir(dir).catch(() => [] as Array<string>)
+    for (const name of entries.filter((n) => n.startsWith(TMP_PREFIX))) {
+      const match = /^\.relpub-tmp-(\d+)@(.*)-[0-9a-f]{16}$/.exec(name)
+      const abs = nodePath.join(dir, name)
+      const st = await fsp.stat(abs).catch(() => undefined)
+      if (st === undefined) continue
+      const oldEnough = Date.now() - st.mtimeMs > ORPHAN_AGE_MS
+      const deadHere = match !== null && match[2] === HOST && !isAlive(Number(match[1]))
+      if (deadHere || oldEnough) {
+        await fsp.rm(abs, { force: true })
+        removed.push(nodePath.relative(base, abs))
+      }
+    }
+  }
 
   const withLock = <A>(key: string, body: () => Promise<A>): Promise<A> =>
     (async () => {
@@ -203,31 +241,40 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
       attempt("delete", prefix, async () => {
         if (prefix.endsWith("/")) {
           const dir = pathOf(prefix)
-          await fsp.rm(dir, { recursive: true, force: true })
+          // ENOTDIR: a parent is a file, so there is nothing under the prefix to remove.
+          await fsp.rm(dir, { recursive: true, force: true }).catch((e) =>
+            errno(e) === "ENOTDIR" ? undefined : Promise.reject(e)
+          )
           await fsyncPath(nodePath.dirname(dir)).catch(() => undefined)
         } else {
           for (const o of await listUnder(prefix)) await fsp.rm(pathOf(o.key), { force: true })
         }
       }),
 
-    upload: (localPath, key) =>
+    upload: (localPath, key, verified) =>
       Effect.gen(function*() {
         const path = pathOf(key)
         const fail = storageError("upload", key)
         const stat = () => attempt("upload", key, () => fsp.stat(localPath, { bigint: true }).then(stampOf))
         yield* attempt("upload", key, () => fsp.mkdir(nodePath.dirname(path), { recursive: true }))
         const before = yield* stat()
-        // The kernel copies (copy_file_range) while we hash the source; equal
-        // stamps before and after prove both saw the same bytes.
-        const [, digest] = yield* Effect.all([
-          attempt("upload", key, () => fsp.copyFile(localPath, path, fs.constants.COPYFILE_EXCL)),
-          hasher.hashFile(localPath).pipe(Effect.mapError((e) => fail(new Error(`${e.path}: ${e.detail}`))))
-        ], { concurrency: 2 })
+        const copy = attempt("upload", key, () => fsp.copyFile(localPath, path, fs.constants.COPYFILE_EXCL))
+        // With the digest taken at inspection, the kernel copies alone: a file
+        // whose inode, size, mtime and ctime are unchanged holds the hashed
+        // bytes (any write moves ctime, which no user can set back). Without
+        // one, hash the source while the kernel copies it.
+        const digest = verified !== undefined
+          ? yield* Effect.as(copy, verified)
+          : (yield* Effect.all([
+            copy,
+            hasher.hashFile(localPath).pipe(Effect.mapError((e) => fail(new Error(`${e.path}: ${e.detail}`))))
+          ], { concurrency: 2 }))[1]
         const after = yield* stat()
         if (!sameStamp(before, after) || !sameStamp(before, digest.stamp)) {
-          return yield* fail(new Error(`${localPath} changed while it was being copied`))
+          return yield* fail(new Error(`${localPath} changed after it was verified`))
         }
-        yield* attempt("upload", key, () => fsyncPath(path))
+        // Not fsynced here: promote fsyncs every staged file, many at a time,
+        // before the rename that makes them visible.
         return { key, size: digest.size, sha256: digest.sha256 }
       }),
 
@@ -237,7 +284,13 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
           if (fromPrefix === toPrefix) return
           const from = pathOf(fromPrefix)
           const to = pathOf(toPrefix)
-          for (const dir of await allDirectories(from)) await fsyncPath(dir)
+          // Durability before visibility: every staged file and directory is
+          // fsynced, 16 at a time so the file system can batch journal commits.
+          const dirs = await allDirectories(from)
+          const files = (await Promise.all(dirs.map(async (d) =>
+            (await fsp.readdir(d, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => nodePath.join(d, e.name))
+          ))).flat()
+          await inBatches([...files, ...dirs.reverse()], 16, fsyncPath)
           await fsp.mkdir(nodePath.dirname(to), { recursive: true })
           await fsp.rename(from, to)
           await fsyncPath(nodePath.dirname(to))
@@ -248,6 +301,15 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
             ? new AlreadyExists({ key: toPrefix })
             : storageError("promote", toPrefix)(e)
       }),
+
+    sweep: attempt("delete", ".relpub-tmp-*", async () => {
+      const removed: Array<string> = []
+      const releases = await fsp.readdir(nodePath.join(base, "releases")).catch(() => [] as Array<string>)
+      for (const dir of [base, ".relpub/claims", "audit", ...releases.map((v) => `releases/${v}`)]) {
+        await sweepDir(dir === base ? base : pathOf(dir), removed)
+      }
+      return removed
+    }),
 
     download: (key, localPath) =>
       Effect.gen(function*() {

@@ -49,6 +49,9 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
     const indexed: Array<string> = []
     const live: Array<string> = []
     const owned = new Set<string>()
+    // Staging areas are listed before claims: a claim is created before its
+    // staging, so a publish starting meanwhile shows up in the claim list.
+    const staging = yield* repo.list(Keys.stagingRoot)
 
     for (const object of yield* repo.list(Keys.claimsPrefix)) {
       const stored = yield* repo.read(object.key)
@@ -71,13 +74,14 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
       ;(committed ? cleaned : rolled).push(c.version)
     }
 
-    const staging = yield* repo.list(Keys.stagingRoot)
     const orphans = new Set(staging.map((o) => o.key.split("/").slice(0, 3).join("/") + "/"))
     for (const prefix of orphans) {
       if (owned.has(prefix)) continue
       yield* repo.removePrefix(prefix)
       cleaned.push(prefix)
     }
+
+    if (repo.sweep !== undefined) cleaned.push(...(yield* repo.sweep))
 
     // Releases committed by a publisher that died before updating the index.
     const { index } = yield* readIndex(repo)

@@ -12,6 +12,8 @@ interface Entry {
 /** The objects of a memory repository, for tests to inspect and compare. */
 export type MemoryStore = Map<string, Entry>
 
+const generations = new WeakMap<MemoryStore, number>()
+
 /**
  * A repository held in memory with the semantics of an object store: atomic
  * create-only and compare-and-swap writes, generation numbers as tokens, and
@@ -21,9 +23,11 @@ export const makeMemoryRepository = (
   hasher: HasherShape,
   store: MemoryStore = new Map()
 ): RepositoryShape => {
-  let generation = 0
   const put = (key: string, bytes: Uint8Array): ObjectInfo => {
-    const etag = `g${++generation}`
+    // The generation lives with the store, so repositories sharing a store never reuse a token.
+    const generation = (generations.get(store) ?? 0) + 1
+    generations.set(store, generation)
+    const etag = `g${generation}`
     store.set(key, { bytes, etag })
     return { key, size: bytes.length, etag, sha256: hasher.hashBytes(bytes) }
   }

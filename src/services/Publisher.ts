@@ -1,4 +1,5 @@
 import { Clock, Duration, Effect, Option, Schedule, Schema } from "effect"
+import { canonicalize } from "json-canonicalize"
 import { type Evaluation, evaluate } from "../domain/Checks.ts"
 import {
   PolicyRejected,
@@ -8,7 +9,7 @@ import {
   VersionExists
 } from "../domain/Errors.ts"
 import { formatSha256Sums } from "../domain/Manifest.ts"
-import { type Decision, decide, type Policy } from "../domain/Policy.ts"
+import { type Decision, decide, type Policy, type Violation } from "../domain/Policy.ts"
 import {
   type AuditPointer,
   type AuditRecord,
@@ -25,7 +26,7 @@ import { Hasher } from "./Hasher.ts"
 import { type Release, ReleaseReader } from "./ReleaseReader.ts"
 import { Repository, type RepositoryShape } from "./Repository.ts"
 import { RuntimeInfo } from "./Runtime.ts"
-import { Signer } from "./Signer.ts"
+import { Signer, type SigningKeyShape } from "./Signer.ts"
 import { claim, ensureNotPublished, rollBackAttempt, rolledBack, type Transaction } from "./Transaction.ts"
 
 /**
@@ -39,6 +40,12 @@ export interface PublishRequest {
   readonly policy: Policy
   readonly verificationResultFile?: string | undefined
   readonly validationResultFile?: string | undefined
+  /**
+   * Directory of trusted public keys. Without a verification result file,
+   * relpub then verifies signatures, SBOMs, provenance and encrypted files
+   * itself (docs/verification.md) before publishing.
+   */
+  readonly trustedKeysDir?: string | undefined
   readonly dryRun?: boolean | undefined
   /** How long a claim protects an attempt before others may take it over. */
   readonly leaseMillis?: number | undefined
@@ -78,6 +85,46 @@ const step = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
   )
 const iso = (ms: number) => new Date(ms).toISOString()
 
+const CHECK_OF: Readonly<Record<string, Violation["check"]>> = {
+  signature: "signatures",
+  encryption: "encryption",
+  sbom: "metadata",
+  provenance: "metadata"
+}
+
+/**
+ * relpub's own verification against trusted keys, as violations. Hash
+ * findings are left out: the manifest check already covers them. The
+ * verifiers load only here, so a publish without trusted keys never pays
+ * for them.
+ */
+const ownVerification = (request: PublishRequest, release: Release) =>
+  Effect.gen(function*() {
+    const { verifyRelease } = yield* Effect.promise(() => import("./Verifier.ts"))
+    const { layer: fileSystem } = yield* Effect.promise(() => import("@effect/platform-node/NodeFileSystem"))
+    const outcome = yield* verifyRelease({
+      dir: request.releaseDir,
+      version: request.version,
+      trustedKeysDir: request.trustedKeysDir,
+      policy: request.policy,
+      release
+    }).pipe(
+      Effect.provide(fileSystem),
+      Effect.mapError((e) =>
+        e._tag === "UsageError" ? e : new UsageError({ message: `--trusted-keys: ${e.message}` })
+      )
+    )
+    return outcome.result.findings
+      .filter((f) => !f.ok && f.check !== "hash")
+      .map((f): Violation => ({
+        check: CHECK_OF[f.check] ?? "verification",
+        exitCode: f.exit_code,
+        severity: f.severity,
+        file: f.file,
+        message: f.detail
+      }))
+  })
+
 /** Step 1: read the release directory and apply the policy. Writes nothing. */
 export const inspect = (request: PublishRequest) =>
   Effect.gen(function*() {
@@ -94,7 +141,14 @@ export const inspect = (request: PublishRequest) =>
       verificationResultFile: request.verificationResultFile,
       validationResultFile: request.validationResultFile
     })
-    const evaluation = evaluate(request.policy, release.facts)
+    const own = request.verificationResultFile === undefined && request.trustedKeysDir !== undefined
+      ? yield* ownVerification(request, release)
+      : []
+    const facts = own.length > 0 || request.trustedKeysDir !== undefined
+      ? { ...release.facts, trustedKeysGiven: true }
+      : release.facts
+    const base = evaluate(request.policy, facts)
+    const evaluation = { ...base, violations: [...base.violations, ...own] }
     const decision = decide(request.policy, evaluation.violations)
     return { request, release, evaluation, decision } satisfies Inspection
   }).pipe((e) => step("inspect", e))
@@ -137,7 +191,7 @@ const stageAndPromote = (repo: RepositoryShape, tx: Transaction, release: Releas
   Effect.gen(function*() {
     const files = publishedFiles(release)
     yield* Effect.forEach(release.files, (f) =>
-      repo.upload(f.absolutePath, tx.stagePrefix + f.path).pipe(
+      repo.upload(f.absolutePath, tx.stagePrefix + f.path, release.digests.get(f.path)).pipe(
         Effect.mapError(rolledBack("stage")),
         Effect.flatMap((sent) => {
           const verified = release.digests.get(f.path)!
@@ -251,14 +305,17 @@ export const recordInIndex = (
       const auditBytes = encodeJson(audit(index.audit_head, sequence, now))
       if (Option.isSome(signer)) yield* putOwned(repo, auditKeys.signature, signer.value.sign(auditBytes))
       yield* putOwned(repo, auditKeys.record, auditBytes)
-      const next: RepositoryIndex = {
+      const unsigned: RepositoryIndex = {
         schema: "relpub/index/v1",
         total_releases: index.releases.length + (entry === undefined ? 0 : 1),
         last_updated: iso(now),
         serial: index.serial + 1,
+        expires: Option.isSome(signer) ? iso(now + INDEX_VALIDITY_MILLIS) : null,
         audit_head: { key: auditKeys.record, sha256: hasher.hashBytes(auditBytes), sequence },
-        releases: entry === undefined ? index.releases : [entry, ...index.releases]
+        releases: entry === undefined ? index.releases : [entry, ...index.releases],
+        signatures: []
       }
+      const next = Option.isSome(signer) ? signIndex(unsigned, signer.value) : unsigned
       yield* repo.swap(Keys.index, encodeJson(next), etag)
       return { index: next, signed: Option.isSome(signer) }
     })
@@ -266,6 +323,24 @@ export const recordInIndex = (
     yield* writeIndexMarkdown(repo, result.index)
     return result
   }).pipe((e) => step("index", e))
+
+/** How long a signed index stays fresh; verify-repo reports an expired one. */
+export const INDEX_VALIDITY_MILLIS = 365 * 24 * 60 * 60 * 1000
+
+/** The bytes an index signature covers: RFC 8785 canonical JSON without `signatures`. */
+export const indexSigningBytes = (index: RepositoryIndex): Uint8Array => {
+  const { signatures: _signatures, ...rest } = index
+  return new TextEncoder().encode(canonicalize(rest))
+}
+
+const signIndex = (index: RepositoryIndex, key: SigningKeyShape): RepositoryIndex => ({
+  ...index,
+  signatures: [{
+    keyid: key.keyId,
+    algorithm: key.algorithm,
+    sig: Buffer.from(key.sign(indexSigningBytes(index))).toString("base64")
+  }]
+})
 
 /** Bring index.md up to `index` unless a newer index already rendered it. */
 const writeIndexMarkdown = (repo: RepositoryShape, index: RepositoryIndex) =>
@@ -325,7 +400,10 @@ export const commit = (inspection: Inspection) =>
 
     const { tx } = yield* Effect.acquireRelease(step("claim", claim(request.version, lease)), ({ tx, claimEtag }, exit) =>
       (tx.committed
-        ? Effect.all([repo.removePrefix(tx.stagePrefix), repo.remove(tx.claimKey, claimEtag)], { discard: true })
+        ? Effect.all([
+          tx.stagePrefix === tx.releasePrefix ? Effect.void : repo.removePrefix(tx.stagePrefix),
+          repo.remove(tx.claimKey, claimEtag)
+        ], { discard: true })
         : Effect.zipRight(
           Effect.logWarning(`rolling back ${tx.version} (transaction ${tx.txid})`),
           rollBackAttempt(repo, tx, claimEtag, tx.touchedRelease)
@@ -345,11 +423,19 @@ export const commit = (inspection: Inspection) =>
         Effect.mapError(rolledBack("commit"))
       )
     }
+    // If the answer to this write is lost, the record may exist anyway: read it
+    // back, and if it holds our bytes, the commit happened.
+    const ourRecord = repo.read(Keys.releaseRecord(request.version)).pipe(
+      Effect.map((o) => Option.isSome(o) && Buffer.from(o.value.bytes).equals(Buffer.from(recordBytes))),
+      Effect.orElseSucceed(() => false)
+    )
     yield* repo.create(Keys.releaseRecord(request.version), recordBytes).pipe(
-      Effect.mapError((e) =>
-        e._tag === "AlreadyExists"
-          ? new VersionExists({ version: request.version, reason: "published", detail: "release.json appeared" })
-          : rolledBack("commit")(e)
+      Effect.catchAll((e) =>
+        Effect.flatMap(ourRecord, (committed): Effect.Effect<void, VersionExists | RolledBack> =>
+          committed ? Effect.void
+          : e._tag === "AlreadyExists"
+          ? Effect.fail(new VersionExists({ version: request.version, reason: "published", detail: "release.json appeared" }))
+          : Effect.fail(rolledBack("commit")(e)))
       )
     )
     tx.committed = true

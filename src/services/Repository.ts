@@ -1,5 +1,6 @@
 import { Context, type Effect, type Option } from "effect"
 import type { AlreadyExists, PreconditionFailed, StorageError } from "../domain/Errors.ts"
+import type { FileDigest } from "./Hasher.ts"
 
 /**
  * What a backend reports about a stored object. `etag` is an opaque token for
@@ -61,6 +62,12 @@ export interface RepositoryShape {
   /**
    * Compare-and-swap: replace `key` only if its token is still `expected`
    * (`undefined`: only if the key is absent). Returns the new token.
+   *
+   * Object-store backends resolve an ambiguous failure (the write may have
+   * landed, its answer was lost) by reading the key back: identical bytes
+   * count as this write. Callers therefore give every conditional write a
+   * body unique to the writer, as relpub's records are (they carry a
+   * transaction id).
    */
   readonly swap: (
     key: string,
@@ -76,11 +83,17 @@ export interface RepositoryShape {
   readonly removePrefix: (prefix: string) => Effect.Effect<void, StorageError>
 
   /**
-   * Copy the local file at `localPath` to `key`, hashing the bytes as they are
-   * sent. The file must still be the one that was verified: it fails when the
-   * file changes while it is being sent.
+   * Copy the local file at `localPath` to `key`, returning the SHA-256 and
+   * size of what was sent. `verified` is the digest taken when the release
+   * was inspected; a backend may trust it only while the file's stamp is
+   * unchanged, and must fail when the file changes. A staged upload is
+   * durable once `promote` succeeds.
    */
-  readonly upload: (localPath: string, key: string) => Effect.Effect<UploadedFile, StorageError>
+  readonly upload: (
+    localPath: string,
+    key: string,
+    verified?: FileDigest
+  ) => Effect.Effect<UploadedFile, StorageError>
   /**
    * Make the objects staged under `fromPrefix` appear under `toPrefix`
    * (nothing to do when they are the same). Fails with AlreadyExists if
@@ -91,6 +104,12 @@ export interface RepositoryShape {
     toPrefix: string,
     keys: ReadonlyArray<string>
   ) => Effect.Effect<void, AlreadyExists | StorageError>
+  /**
+   * Remove what writes interrupted by a crash left outside the key space
+   * (a local repository's temporary files of dead writers). Returns what it
+   * removed. Backends whose writes leave nothing behind omit it.
+   */
+  readonly sweep?: Effect.Effect<ReadonlyArray<string>, StorageError>
   /** Download `key` to `localPath` (written durably), returning its SHA-256 and size. */
   readonly download: (key: string, localPath: string) => Effect.Effect<UploadedFile, StorageError>
 }

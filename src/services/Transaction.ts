@@ -1,5 +1,8 @@
 import { Clock, Effect, Either, Option, Schema } from "effect"
+import { Data } from "effect"
 import { type AlreadyExists, RolledBack, type StorageError, VersionExists } from "../domain/Errors.ts"
+
+class AlreadyExistsMarker extends Data.TaggedError("AlreadyExistsMarker")<{}> {}
 import { Claim, encodeJson, Keys } from "../domain/Records.ts"
 import { canonicalVersion, versionSpellings } from "../domain/Version.ts"
 import { Repository, type RepositoryShape } from "./Repository.ts"
@@ -60,7 +63,9 @@ export const rollBackAttempt = (
       const record = yield* repo.head(Keys.releaseRecord(attempt.version))
       if (Option.isNone(record)) yield* repo.removePrefix(Keys.releasePrefix(attempt.version))
     }
-    yield* repo.removePrefix(attempt.stagePrefix)
+    // In-place staging stages into releases/<version>/: handled above, and must
+    // survive when the attempt committed.
+    if (attempt.stagePrefix !== Keys.releasePrefix(attempt.version)) yield* repo.removePrefix(attempt.stagePrefix)
     yield* repo.remove(attempt.claimKey, claimEtag).pipe(Effect.catchTag("PreconditionFailed", () => Effect.void))
   })
 
@@ -112,8 +117,20 @@ export const claim = (version: string, leaseMillis: number) =>
     }
     yield* ensureNotPublished(repo, version)
     const create = repo.create(claimKey, encodeJson(record))
+    // A create whose response was lost and was retried finds our own claim.
+    const ours = repo.read(claimKey).pipe(
+      Effect.map(Option.filter((o) => {
+        const c = decodeClaim(o.bytes)
+        return Either.isRight(c) && c.right.transaction_id === txid
+      }))
+    )
     const created = yield* create.pipe(
       Effect.catchTag("AlreadyExists", () =>
+        Effect.flatMap(ours, Option.match({
+          onSome: (o) => Effect.succeed({ key: claimKey, size: o.bytes.length, etag: o.etag }),
+          onNone: () => Effect.fail(new AlreadyExistsMarker())
+        }))),
+      Effect.catchTag("AlreadyExistsMarker", () =>
         takeOverStale(repo, version, claimKey).pipe(
           Effect.zipRight(create),
           Effect.catchTag("AlreadyExists", () =>

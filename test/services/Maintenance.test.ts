@@ -1,0 +1,238 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, type Layer, Schema, TestClock } from "effect"
+import { defaultPolicy } from "../../src/domain/Policy.ts"
+import { AuditRecord, Keys, RepositoryIndex } from "../../src/domain/Records.ts"
+import type { Hasher } from "../../src/services/Hasher.ts"
+import * as LocalRepository from "../../src/services/LocalRepository.ts"
+import { doctor, repair } from "../../src/services/Maintenance.ts"
+import * as MemoryRepository from "../../src/services/MemoryRepository.ts"
+import { publish } from "../../src/services/Publisher.ts"
+import { Repository } from "../../src/services/Repository.ts"
+import {
+  fault,
+  memoryRepository,
+  plan,
+  plantAttempt,
+  scopedRelease,
+  scopedTempDir,
+  stack
+} from "../support/layers.ts"
+import type { ReleaseFixture } from "../support/release.ts"
+
+const V = "1.0.0"
+
+const request = (fx: ReleaseFixture, version: string) => ({
+  releaseDir: fx.dir,
+  version,
+  policy: defaultPolicy(),
+  validationResultFile: fx.validationFile
+})
+
+type RepositoryLayer = Layer.Layer<Repository, never, Hasher>
+
+/** The repository a test runs against: a fresh memory store, or a local temp directory. */
+const backend = (name: "memory" | "local") =>
+  name === "memory"
+    ? Effect.sync((): RepositoryLayer => MemoryRepository.layer())
+    : Effect.map(scopedTempDir(), (dir): RepositoryLayer => LocalRepository.layer(dir))
+
+const keysUnder = (prefix: string) =>
+  Effect.flatMap(Repository, (repo) => repo.list(prefix)).pipe(
+    Effect.map((objects) => objects.map((o) => o.key))
+  )
+
+const readJson = <A, I>(schema: Schema.Schema<A, I>, key: string) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    const stored = yield* repo.read(key)
+    assert.isTrue(stored._tag === "Some", `${key} exists`)
+    const bytes = stored._tag === "Some" ? stored.value.bytes : new Uint8Array()
+    return Schema.decodeUnknownSync(Schema.parseJson(schema))(new TextDecoder().decode(bytes))
+  })
+
+describe("Maintenance", () => {
+  describe("#repair", () => {
+    for (const name of ["memory", "local"] as const) {
+      const stale = [
+        { why: "its lease expired", pid: 4242, alive: true, wait: "61 seconds" },
+        { why: "its process is dead", pid: 999, alive: false, wait: "0 millis" }
+      ] as const
+      for (const s of stale) {
+        describe(`when a claim is stale because ${s.why} (${name})`, () => {
+          it.scoped("rolls back claim, staging, half-promoted files; the version publishes", () =>
+            Effect.gen(function*() {
+              const fx = yield* scopedRelease()
+              const repository = yield* backend(name)
+              yield* Effect.gen(function*() {
+                yield* plantAttempt({
+                  version: V,
+                  txid: "tx-dead",
+                  pid: s.pid,
+                  leaseMillis: 60_000,
+                  staged: ["app.tar.gz", "docs/README.md"],
+                  promoted: ["app.tar.gz"]
+                })
+                yield* TestClock.adjust(s.wait)
+
+                const report = yield* repair()
+
+                assert.deepStrictEqual(report.rolledBack, [V])
+                assert.deepStrictEqual(report.liveClaims, [])
+                assert.deepStrictEqual(yield* keysUnder(".relpub/claims/"), [])
+                assert.deepStrictEqual(yield* keysUnder(".relpub/staging/"), [])
+                assert.deepStrictEqual(yield* keysUnder("releases/"), [])
+                assert.strictEqual(report.auditKey, Keys.repairAuditRecord("tx-0001"))
+                const audit = yield* readJson(AuditRecord, report.auditKey!)
+                assert.strictEqual(audit.event, "repair")
+                assert.strictEqual(audit.sequence, 1)
+                const index = yield* readJson(RepositoryIndex, Keys.index)
+                assert.strictEqual(index.audit_head?.key, report.auditKey)
+
+                const outcome = yield* publish(request(fx, V))
+                assert.strictEqual(outcome.status, "published")
+                assert.strictEqual((yield* keysUnder(Keys.releasePrefix(V))).length, 6)
+              }).pipe(Effect.provide(stack({ repository, runtime: { alive: s.alive } })))
+            }))
+        })
+      }
+
+      describe(`when staging areas have no claim (${name})`, () => {
+        it.scoped("removes them and records the cleanup in the audit log", () =>
+          Effect.gen(function*() {
+            const repository = yield* backend(name)
+            yield* Effect.gen(function*() {
+              const repo = yield* Repository
+              const bytes = new TextEncoder().encode("orphan")
+              for (const k of ["a.bin", "sub/b.bin"]) {
+                yield* repo.create(`.relpub/staging/tx-orphan/${k}`, bytes)
+              }
+              yield* repo.create(".relpub/staging/tx-other/c.bin", bytes)
+
+              const report = yield* repair()
+
+              assert.deepStrictEqual([...report.cleaned].sort(), [
+                ".relpub/staging/tx-orphan/",
+                ".relpub/staging/tx-other/"
+              ])
+              assert.deepStrictEqual(yield* keysUnder(".relpub/staging/"), [])
+              assert.isDefined(report.auditKey)
+            }).pipe(Effect.provide(stack({ repository })))
+          }))
+      })
+
+      describe(`when a claim is live (${name})`, () => {
+        it.scoped("leaves it and its staging alone and reports it", () =>
+          Effect.gen(function*() {
+            const repository = yield* backend(name)
+            yield* Effect.gen(function*() {
+              const claimKey = yield* plantAttempt({
+                version: V,
+                txid: "tx-live",
+                host: "other-host",
+                pid: 7,
+                staged: ["app.tar.gz"]
+              })
+
+              const report = yield* repair()
+
+              assert.deepStrictEqual(report.liveClaims, [`${V} (other-host pid 7)`])
+              assert.deepStrictEqual(report.rolledBack, [])
+              assert.deepStrictEqual(report.cleaned, [])
+              assert.isUndefined(report.auditKey)
+              assert.deepStrictEqual(yield* keysUnder(Keys.claimsPrefix), [claimKey])
+              assert.deepStrictEqual(yield* keysUnder(".relpub/staging/"), [
+                ".relpub/staging/tx-live/app.tar.gz"
+              ])
+            }).pipe(Effect.provide(stack({ repository })))
+          }))
+      })
+    }
+
+    describe("when a publish claims and stages while repair runs", () => {
+      // Regression: repair once listed claims before staging areas, so a publisher claiming in
+      // between lost its staging area as an "orphan".
+      it.scoped("leaves the live publisher's staging area alone", () =>
+        Effect.gen(function*() {
+          const fx = yield* scopedRelease()
+          const store: MemoryRepository.MemoryStore = new Map()
+          const atStagingList = yield* fault("list", {
+            key: (k) => k === Keys.stagingRoot,
+            mode: "block"
+          })
+          const atPromote = yield* fault("promote", { mode: "block" })
+          const repairer = stack({
+            repository: memoryRepository(store, { plan: plan(atStagingList) }),
+            runtime: { pid: 1111 }
+          })
+          const publisher = stack({
+            repository: memoryRepository(store, { plan: plan(atPromote) })
+          })
+
+          const repairing = yield* Effect.fork(repair().pipe(Effect.provide(repairer)))
+          yield* Deferred.await(atStagingList.reached)
+          const publishing = yield* Effect.fork(
+            publish(request(fx, V)).pipe(Effect.provide(publisher))
+          )
+          yield* Deferred.await(atPromote.reached)
+          yield* Deferred.succeed(atStagingList.gate, undefined)
+          const report = yield* Fiber.join(repairing)
+          yield* Deferred.succeed(atPromote.gate, undefined)
+          const outcome = yield* Effect.either(Fiber.join(publishing))
+
+          assert.strictEqual(outcome._tag, "Right", String(outcome))
+          assert.deepStrictEqual(report.cleaned, [])
+        }))
+    })
+
+    describe("when a committed in-place attempt left its claim", () => {
+      // Regression: an in-place claim's staging prefix is releases/<version>/, which repair
+      // once removed even after the commit.
+      it.scoped("keeps the published release and removes only the claim", () =>
+        Effect.gen(function*() {
+          const fx = yield* scopedRelease()
+          yield* Effect.gen(function*() {
+            yield* publish(request(fx, V))
+            const published = yield* keysUnder(Keys.releasePrefix(V))
+            // What a crash between the commit and the cleanup of an in-place publish leaves.
+            yield* plantAttempt({
+              version: V,
+              txid: "tx-crashed",
+              stagingPrefix: Keys.releasePrefix(V),
+              leaseMillis: 1_000
+            })
+            yield* TestClock.adjust("2 seconds")
+
+            const report = yield* repair()
+
+            assert.deepStrictEqual(report.cleaned, [V])
+            assert.deepStrictEqual(yield* keysUnder(Keys.claimsPrefix), [])
+            assert.deepStrictEqual(yield* keysUnder(Keys.releasePrefix(V)), published)
+          }).pipe(Effect.provide(stack()))
+        }))
+    })
+  })
+
+  describe("#doctor", () => {
+    for (const name of ["memory", "local"] as const) {
+      it.scoped(`reports every probe ok on a ${name} repository and leaves nothing behind`, () =>
+        Effect.gen(function*() {
+          const repository = yield* backend(name)
+          yield* Effect.gen(function*() {
+            const { probes } = yield* doctor
+
+            assert.deepStrictEqual(probes.map((p) => p.name), [
+              "reachable",
+              "list after write",
+              "create-only, sequential",
+              "create-only, 16 racing writers",
+              "compare-and-swap",
+              "index readable",
+              "no stale claims"
+            ])
+            for (const p of probes) assert.isTrue(p.ok, `${p.name}: ${p.detail}`)
+            assert.deepStrictEqual(yield* keysUnder(".relpub/doctor/"), [])
+          }).pipe(Effect.provide(stack({ repository })))
+        }))
+    }
+  })
+})
