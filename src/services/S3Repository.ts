@@ -1,10 +1,8 @@
+import type { S3ClientConfig } from "@aws-sdk/client-s3"
 import { Effect, Layer, Option, Redacted, type Scope } from "effect"
-import { AlreadyExists, PreconditionFailed, StorageError } from "../domain/Errors.ts"
-import {
-  byKey, chunks, defaultRetry, openHashedSource, PART_BYTES, promoteByCopy, type RetryPolicy,
-  rootPrefix, scrub, SdkFailure, sdkCall, SERVER_SIDE_CONCURRENCY, sha256, toStorageError,
-  UPLOAD_CONCURRENCY, withRetry, writeHashedFile
-} from "./internal/objectStore.ts"
+import { PreconditionFailed, type StorageError } from "../domain/Errors.ts"
+import { openHashedSource, writeHashedFile } from "./internal/fileTransfer.ts"
+import * as Store from "./internal/objectStore.ts"
 import { type ObjectInfo, Repository, type RepositoryShape } from "./Repository.ts"
 
 /**
@@ -27,54 +25,55 @@ export interface S3RepositoryConfig {
     readonly secretAccessKey: Redacted.Redacted<string>
     readonly sessionToken?: Redacted.Redacted<string> | undefined
   } | undefined
-  /** `in-place` (default): stage inside the release directory; `copy`: stage apart, CopyObject. */
+  /** `in-place` (default, faster): stage inside the release directory; `copy`: CopyObject. */
   readonly staging?: "in-place" | "copy" | undefined
   /** Send `x-amz-checksum-sha256` with create/swap bodies, checked by the server (default on). */
   readonly checksumSha256?: boolean | undefined
   /** Keys per ListObjectsV2 page (default 1000). */
   readonly pageSize?: number | undefined
-  readonly retry?: RetryPolicy | undefined
+  readonly retry?: Store.RetryPolicy | undefined
 }
 
-const classify = (error: unknown) => {
+const call = Store.sdkCall((error) => {
   const e = error as { $metadata?: { httpStatusCode?: number }; name?: string; Code?: string }
-  return new SdkFailure(error, e?.$metadata?.httpStatusCode, e?.Code ?? e?.name)
-}
-const call = sdkCall(classify)
+  return new Store.SdkFailure(error, e?.$metadata?.httpStatusCode, e?.Code ?? e?.name)
+})
 // 409 ConditionalRequestConflict: another conditional write to the key was in flight.
-const RETRYABLE_CODES = ["ConditionalRequestConflict", "OperationAborted", "SlowDown", "InternalError"]
+const RETRYABLE_CODES = ["ConditionalRequestConflict", "OperationAborted", "SlowDown"]
+const { fail, missing, create, swap, remove: removed } = Store.failures(
+  RETRYABLE_CODES,
+  (f) => f.status === 412
+)
 
 const tokenOf = (etag: string | undefined) => (etag ?? "").replace(/^W\//, "").replace(/"/g, "")
 const quoted = (token: string) => `"${token}"`
+type Condition = { IfNoneMatch: "*" } | { IfMatch: string }
+// Replace only `expected`; undefined: only if absent.
+const conditionOf = (expected: string | undefined): Condition =>
+  expected === undefined ? { IfNoneMatch: "*" } : { IfMatch: quoted(expected) }
 // Only a full-object SHA-256 (a multipart checksum of checksums ends in "-N").
 const sha256Of = (checksum: string | undefined, type: string | undefined) =>
   checksum === undefined || checksum.includes("-") || type === "COMPOSITE"
     ? undefined
     : Buffer.from(checksum, "base64").toString("hex")
 
-const clientConfig = (config: S3RepositoryConfig) => {
-  const { credentials: c, endpoint } = config
-  const region = config.region ?? (endpoint ? "us-east-1" : undefined)
-  return {
-    ...(region ? { region } : {}),
-    ...(endpoint ? { endpoint } : {}),
-    forcePathStyle: config.forcePathStyle ?? false,
-    ...(c
-      ? {
-        credentials: {
-          accessKeyId: c.accessKeyId,
-          secretAccessKey: Redacted.value(c.secretAccessKey),
-          ...(c.sessionToken ? { sessionToken: Redacted.value(c.sessionToken) } : {})
-        }
-      }
-      : {}),
-    // Non-AWS servers reject the default CRC32 trailers (ECOSYSTEM.md, S3 row).
-    requestChecksumCalculation: "WHEN_REQUIRED" as const,
-    responseChecksumValidation: "WHEN_REQUIRED" as const,
-    // Retries are ours: one Schedule, retryable errors only.
-    maxAttempts: 1
-  }
-}
+const clientConfig = ({ credentials: c, endpoint, ...config }: S3RepositoryConfig) => ({
+  ...((config.region ?? endpoint) && { region: config.region ?? "us-east-1" }),
+  ...(endpoint && { endpoint }),
+  forcePathStyle: config.forcePathStyle ?? false,
+  ...(c && {
+    credentials: {
+      accessKeyId: c.accessKeyId,
+      secretAccessKey: Redacted.value(c.secretAccessKey),
+      ...(c.sessionToken && { sessionToken: Redacted.value(c.sessionToken) })
+    }
+  }),
+  // Non-AWS servers reject the default CRC32 trailers (ECOSYSTEM.md, S3 row).
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
+  // Retries are ours: one Schedule, retryable errors only.
+  maxAttempts: 1
+}) satisfies S3ClientConfig
 
 /**
  * An S3 repository. Create-only writes are `If-None-Match: *` (412: the key
@@ -89,184 +88,197 @@ export const makeS3Repository = (
   config: S3RepositoryConfig
 ): Effect.Effect<RepositoryShape, StorageError, Scope.Scope> =>
   Effect.gen(function*() {
-    const root = rootPrefix(config.prefix)
-    const at = config.endpoint ? ` (${config.endpoint})` : ""
-    const location = scrub(`s3://${config.bucket}/${root}${at}`)
-    const [s3, lib] = yield* Effect.tryPromise({
+    const root = Store.rootPrefix(config.prefix)
+    const location = Store.scrub(
+      `s3://${config.bucket}/${root}${config.endpoint ? ` (${config.endpoint})` : ""}`
+    )
+    const [sdk, lib] = yield* Effect.tryPromise({
       try: () => Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]),
-      catch: (e) => new StorageError({ operation: "probe", key: location, detail: String(e), retryable: false })
+      catch: (e) => Store.setupError(location, String(e))
     })
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new s3.S3Client(clientConfig(config))),
+      Effect.sync(() => new sdk.S3(clientConfig(config))),
       (c) => Effect.sync(() => c.destroy())
     )
     const Bucket = config.bucket
-    const retry = withRetry(config.retry ?? defaultRetry)
-    const fail = (operation: Parameters<typeof toStorageError>[0], key: string) =>
-      toStorageError(operation, key, RETRYABLE_CODES)
-    const orNone = (key: string) => (f: SdkFailure) =>
-      f.status === 404 ? Effect.succeedNone : Effect.fail(fail("read", key)(f))
+    const policy = config.retry ?? Store.defaultRetry
+    const retry = Store.withRetry(policy)
+    const at = (key: string) => ({ Bucket, Key: root + key })
 
-    const put = (key: string, bytes: Uint8Array, condition: { IfNoneMatch: "*" } | { IfMatch: string }) => {
-      const digest = sha256(bytes)
-      const checksum = config.checksumSha256 ?? true ? { ChecksumSHA256: digest.copy().digest("base64") } : {}
-      const input = { Bucket, Key: root + key, Body: bytes, ContentLength: bytes.length, ...condition, ...checksum }
-      return call((abortSignal) => client.send(new s3.PutObjectCommand(input), { abortSignal })).pipe(
-        Effect.map((out): ObjectInfo => ({ key, size: bytes.length, etag: tokenOf(out.ETag), sha256: digest.digest("hex") }))
+    const read = (key: string) =>
+      call(async (abortSignal) => {
+        const o = await client.getObject(at(key), { abortSignal })
+        return Option.some({ bytes: await o.Body!.transformToByteArray(), etag: tokenOf(o.ETag) })
+      }).pipe(Effect.catchAll(missing(key)), retry)
+
+    const put = (key: string, bytes: Uint8Array, condition: Condition) => {
+      const digest = Store.sha256(bytes)
+      const checksum = config.checksumSha256 !== false &&
+        { ChecksumSHA256: digest.copy().digest("base64") }
+      const body = { Body: bytes, ContentLength: bytes.length }
+      const input = { ...at(key), ...body, ...condition, ...checksum }
+      return call((abortSignal) => client.putObject(input, { abortSignal })).pipe(
+        Effect.map((o): ObjectInfo => {
+          const sha256 = digest.digest("hex")
+          return { key, size: bytes.length, etag: tokenOf(o.ETag), sha256 }
+        })
       )
     }
 
     const list = (prefix: string) =>
-      Effect.gen(function*() {
-        const found: Array<ObjectInfo> = []
-        const input = { Bucket, Prefix: root + prefix, MaxKeys: config.pageSize ?? 1000 }
-        let token: string | undefined
-        do {
-          const command = new s3.ListObjectsV2Command({ ...input, ContinuationToken: token })
-          const page = yield* call((abortSignal) => client.send(command, { abortSignal })).pipe(
-            Effect.mapError(fail("list", prefix)),
-            retry
+      Store.allPages((ContinuationToken) =>
+        call((abortSignal) =>
+          client.listObjectsV2(
+            { Bucket, Prefix: root + prefix, MaxKeys: config.pageSize ?? 1000, ContinuationToken },
+            { abortSignal }
           )
-          for (const o of page.Contents ?? []) {
-            found.push({ key: (o.Key ?? "").slice(root.length), size: o.Size ?? 0, etag: tokenOf(o.ETag) })
-          }
-          token = page.IsTruncated ? page.NextContinuationToken : undefined
-        } while (token !== undefined)
-        return found.sort(byKey)
-      })
+        ).pipe(
+          Effect.map((page) =>
+            [
+              (page.Contents ?? []).map((o) => ({
+                key: (o.Key ?? "").slice(root.length),
+                size: o.Size ?? 0,
+                etag: tokenOf(o.ETag)
+              })),
+              page.IsTruncated ? page.NextContinuationToken : undefined
+            ] as const
+          ),
+          Effect.mapError(fail("list", prefix)),
+          retry
+        )
+      )
 
     const head = (key: string) =>
       call((abortSignal) =>
-        client.send(new s3.HeadObjectCommand({ Bucket, Key: root + key, ChecksumMode: "ENABLED" }), { abortSignal })
+        client.headObject({ ...at(key), ChecksumMode: "ENABLED" }, { abortSignal })
       ).pipe(
-        Effect.map((o) =>
-          Option.some<ObjectInfo>({
-            key,
-            size: o.ContentLength ?? 0,
-            etag: tokenOf(o.ETag),
-            sha256: sha256Of(o.ChecksumSHA256, o.ChecksumType)
-          })
-        ),
-        Effect.catchAll(orNone(key)),
+        Effect.map((o) => {
+          const sha256 = sha256Of(o.ChecksumSHA256, o.ChecksumType)
+          const size = o.ContentLength ?? 0
+          return Option.some<ObjectInfo>({ key, size, etag: tokenOf(o.ETag), sha256 })
+        }),
+        Effect.catchAll(missing(key)),
         retry
       )
 
     // Unfinished multipart uploads under `prefix` (an interrupted upload leaves its parts).
-    const abortUploads = (prefix: string): Effect.Effect<void, StorageError> =>
-      Effect.gen(function*() {
-        let marker = {}
-        for (;;) {
-          const command = new s3.ListMultipartUploadsCommand({ Bucket, Prefix: root + prefix, ...marker })
-          const page = yield* call((abortSignal) => client.send(command, { abortSignal })).pipe(
-            Effect.mapError(fail("delete", prefix)),
-            retry
-          )
-          yield* Effect.forEach(page.Uploads ?? [], ({ Key, UploadId }) =>
-            call((abortSignal) =>
-              client.send(new s3.AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal })
-            ).pipe(
-              Effect.catchAll((f) => f.status === 404 ? Effect.void : Effect.fail(fail("delete", prefix)(f))),
-              retry
-            ), { concurrency: SERVER_SIDE_CONCURRENCY, discard: true })
-          if (!page.IsTruncated) return
-          marker = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker }
-        }
-      })
-
-    const removeBatch = (prefix: string, keys: ReadonlyArray<string>) => {
-      const Delete = { Objects: keys.map((k) => ({ Key: root + k })), Quiet: true }
-      return call((abortSignal) => client.send(new s3.DeleteObjectsCommand({ Bucket, Delete }), { abortSignal })).pipe(
+    const abortUploads = (prefix: string, marker = {}): Effect.Effect<void, StorageError> =>
+      call((abortSignal) =>
+        client.listMultipartUploads({ Bucket, Prefix: root + prefix, ...marker }, { abortSignal })
+      ).pipe(
         Effect.mapError(fail("delete", prefix)),
-        Effect.flatMap(({ Errors = [] }) =>
-          Errors.length === 0 ? Effect.void : Effect.fail(fail("delete", Errors[0]?.Key?.slice(root.length) ?? prefix)(
-            new SdkFailure(new Error(`${Errors.length} keys not deleted: ${Errors[0]?.Message}`), undefined, Errors[0]?.Code)
-          ))
+        retry,
+        Effect.tap((page) =>
+          Effect.forEach(page.Uploads ?? [], ({ Key, UploadId }) =>
+            call((abortSignal) =>
+              client.abortMultipartUpload({ Bucket, Key, UploadId }, { abortSignal })
+            ).pipe(
+              Effect.catchAll((f) =>
+                f.status === 404 ? Effect.void : Effect.fail(fail("delete", prefix)(f))
+              ),
+              retry
+            ), { concurrency: Store.SERVER_SIDE_CONCURRENCY, discard: true })
         ),
+        Effect.flatMap((page) =>
+          page.IsTruncated
+            ? abortUploads(prefix, {
+              KeyMarker: page.NextKeyMarker,
+              UploadIdMarker: page.NextUploadIdMarker
+            })
+            : Effect.void
+        )
+      )
+
+    const removeBatch = (prefix: string, keys: ReadonlyArray<string>) =>
+      call((abortSignal) =>
+        client.deleteObjects(
+          { Bucket, Delete: { Objects: keys.map((k) => ({ Key: root + k })), Quiet: true } },
+          { abortSignal }
+        )
+      ).pipe(
+        Effect.flatMap(({ Errors = [] }) => {
+          const first = Errors[0]
+          if (first === undefined) return Effect.void
+          const error = new Error(`${Errors.length} objects not deleted: ${first.Message}`)
+          return Effect.fail(new Store.SdkFailure(error, undefined, first.Code))
+        }),
+        Effect.mapError(fail("delete", prefix)),
         retry
       )
-    }
 
     const copy = (from: string, to: string) => {
       const CopySource = `${Bucket}/${encodeURIComponent(root + from).replace(/%2F/g, "/")}`
-      const command = new s3.CopyObjectCommand({ Bucket, Key: root + to, CopySource, IfNoneMatch: "*" })
-      return call((abortSignal) => client.send(command, { abortSignal })).pipe(
-        Effect.mapError((f) => f.status === 412 ? new AlreadyExists({ key: to }) : fail("promote", to)(f)),
-        retry,
-        Effect.asVoid
-      )
+      return call((abortSignal) =>
+        client.copyObject({ ...at(to), CopySource, IfNoneMatch: "*" }, { abortSignal })
+      ).pipe(Effect.mapError(create("promote", to)), retry, Effect.asVoid)
     }
 
-    const remove = (key: string, expected?: string): Effect.Effect<void, PreconditionFailed | StorageError> => {
+    const remove = (
+      key: string,
+      expected?: string
+    ): Effect.Effect<void, PreconditionFailed | StorageError> => {
       const ifMatch = expected === undefined ? {} : { IfMatch: quoted(expected) }
-      const command = new s3.DeleteObjectCommand({ Bucket, Key: root + key, ...ifMatch })
-      const del = call((abortSignal) => client.send(command, { abortSignal })).pipe(
+      const del = call((abortSignal) =>
+        client.deleteObject({ ...at(key), ...ifMatch }, { abortSignal })
+      ).pipe(
         Effect.asVoid,
-        Effect.catchAll((f): Effect.Effect<void, PreconditionFailed | StorageError> =>
-          expected !== undefined && (f.status === 412 || f.status === 404)
-            ? Effect.fail(new PreconditionFailed({ key }))
-            : f.status === 404 ? Effect.void : Effect.fail(fail("delete", key)(f))
-        ),
+        Effect.catchAll(removed(key, expected)),
         retry
       )
       if (expected === undefined) return del
       // The head also refuses a stale token on servers that ignore If-Match on DELETE.
       return head(key).pipe(
-        Effect.filterOrFail((o) => Option.isSome(o) && o.value.etag === expected, () => new PreconditionFailed({ key })),
+        Effect.filterOrFail(
+          (o) => Option.isSome(o) && o.value.etag === expected,
+          () => new PreconditionFailed({ key })
+        ),
         Effect.zipRight(del)
       )
     }
+
+    const upload = (localPath: string, key: string) =>
+      Effect.scoped(Effect.gen(function*() {
+        const source = yield* openHashedSource(localPath, key)
+        const body = { Body: source.stream, ContentLength: source.size }
+        const params = { ...at(key), ...body, IfNoneMatch: "*" }
+        const parts = { partSize: Store.PART_BYTES, queueSize: Store.UPLOAD_CONCURRENCY }
+        yield* call((abortSignal) => {
+          const upload = new lib.Upload({ client, params, ...parts })
+          abortSignal.addEventListener("abort", () => void upload.abort())
+          return upload.done()
+        }).pipe(Effect.mapError(fail("upload", key)))
+        return { key, size: source.size, sha256: source.sha256() }
+      })).pipe(retry)
 
     const repository: RepositoryShape = {
       kind: "s3",
       location,
       stagingMode: config.staging === "copy" ? "separate" : "in-place",
-      read: (key) =>
-        call(async (abortSignal) => {
-          const out = await client.send(new s3.GetObjectCommand({ Bucket, Key: root + key }), { abortSignal })
-          return Option.some({ bytes: await out.Body!.transformToByteArray(), etag: tokenOf(out.ETag) })
-        }).pipe(Effect.catchAll(orNone(key)), retry),
+      read,
       head,
       list,
-      create: (key, bytes) =>
-        put(key, bytes, { IfNoneMatch: "*" }).pipe(
-          Effect.mapError((f) => f.status === 412 ? new AlreadyExists({ key }) : fail("create", key)(f)),
-          retry
-        ),
-      swap: (key, bytes, expected) =>
-        put(key, bytes, expected === undefined ? { IfNoneMatch: "*" } : { IfMatch: quoted(expected) }).pipe(
-          Effect.mapError((f) =>
-            f.status === 412 || (f.status === 404 && expected !== undefined)
-              ? new PreconditionFailed({ key })
-              : fail("swap", key)(f)
-          ),
-          retry
-        ),
+      create: (key, bytes) => {
+        const write = Effect.mapError(put(key, bytes, { IfNoneMatch: "*" }), create("create", key))
+        return Store.conditionalWrite(key, bytes, write, read(key), policy)
+      },
+      swap: (key, bytes, expected) => {
+        const write = Effect.mapError(put(key, bytes, conditionOf(expected)), swap(key, expected))
+        return Store.conditionalWrite(key, bytes, write, read(key), policy)
+      },
       remove,
       removePrefix: (prefix) =>
         list(prefix).pipe(
-          Effect.flatMap((objects) =>
-            Effect.forEach(chunks(objects.map((o) => o.key), 1000), (keys) => removeBatch(prefix, keys), {
-              discard: true
-            })
-          ),
+          Effect.map((objects) => Store.chunks(objects.map((o) => o.key), 1000)),
+          Effect.flatMap(Effect.forEach((keys) => removeBatch(prefix, keys), { discard: true })),
           Effect.zipRight(abortUploads(prefix))
         ),
-      upload: (localPath, key) =>
-        Effect.scoped(Effect.gen(function*() {
-          const source = yield* openHashedSource(localPath, key)
-          const params = { Bucket, Key: root + key, Body: source.stream, ContentLength: source.size, IfNoneMatch: "*" }
-          yield* call((abortSignal) => {
-            const upload = new lib.Upload({ client, params, partSize: PART_BYTES, queueSize: UPLOAD_CONCURRENCY })
-            abortSignal.addEventListener("abort", () => void upload.abort())
-            return upload.done()
-          }).pipe(Effect.mapError(fail("upload", key)))
-          return { key, size: source.size, sha256: source.sha256() }
-        })).pipe(retry),
-      promote: (fromPrefix, toPrefix, keys) => promoteByCopy(fromPrefix, toPrefix, keys, list, copy),
+      upload,
+      promote: (fromPrefix, toPrefix, keys) =>
+        Store.promoteByCopy(fromPrefix, toPrefix, keys, list, copy),
       download: (key, localPath) =>
         call(async (abortSignal) => {
-          const out = await client.send(new s3.GetObjectCommand({ Bucket, Key: root + key }), { abortSignal })
-          return { key, ...(await writeHashedFile(out.Body as AsyncIterable<Uint8Array>, localPath)) }
+          const o = await client.getObject(at(key), { abortSignal })
+          return { key, ...(await writeHashedFile(o.Body as AsyncIterable<Uint8Array>, localPath)) }
         }).pipe(Effect.mapError(fail("read", key)), retry)
     }
     return repository

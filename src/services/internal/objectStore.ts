@@ -1,18 +1,18 @@
-// What the object-store repositories (S3, GCS, Azure) share: key layout,
-// the retry policy, mapping SDK failures to StorageError once, hashing a file
-// while it streams out, and writing a download durably.
+// What the object-store repositories (S3, GCS, Azure) share: key layout, the
+// retry policy, mapping SDK failures to typed errors once, and promotion.
 import { createHash } from "node:crypto"
-import * as fs from "node:fs"
-import { dirname } from "node:path"
-import { Transform, type Readable } from "node:stream"
-import { Duration, Effect, Schedule, type Scope } from "effect"
-import { AlreadyExists, StorageError, type StorageOperation } from "../../domain/Errors.ts"
-import { type FileStamp, sameStamp, stampOf } from "../Hasher.ts"
-import type { ObjectInfo } from "../Repository.ts"
+import { Duration, Effect, Option, Schedule } from "effect"
+import {
+  AlreadyExists,
+  PreconditionFailed,
+  StorageError,
+  type StorageOperation
+} from "../../domain/Errors.ts"
+import type { ObjectInfo, StoredObject } from "../Repository.ts"
+import { redact } from "../RepositoryUrl.ts"
+import { SourceChanged } from "./fileTransfer.ts"
 
-/** Bytes read from a file per chunk while uploading (PERFORMANCE.md, recommendation 3). */
-export const CHUNK_BYTES = 1024 * 1024
-/** Multipart part / block size: 8 MiB, never below the S3 minimum of 5 MiB. */
+/** Multipart part / block size: 8 MiB, above the S3 minimum of 5 MiB. */
 export const PART_BYTES = 8 * 1024 * 1024
 /** Parts in flight per upload (PERFORMANCE.md, recommendation 11). */
 export const UPLOAD_CONCURRENCY = 2
@@ -34,8 +34,7 @@ export interface RetryPolicy {
 export const defaultRetry: RetryPolicy = { attempts: 5, base: "100 millis", cap: "5 seconds" }
 
 /** Whether a failure is transient: only a StorageError marked `retryable`. */
-export const isRetryable = (e: unknown): boolean =>
-  e instanceof StorageError && e.retryable
+export const isRetryable = (e: unknown): boolean => e instanceof StorageError && e.retryable
 
 /** The schedule behind {@link withRetry}: exponential from `base`, jittered, capped. */
 export const retrySchedule = (policy: RetryPolicy) =>
@@ -50,53 +49,42 @@ export const withRetry =
   (policy: RetryPolicy) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.retry(self, retrySchedule(policy))
 
-const RETRYABLE_NETWORK_CODES = new Set([
-  "ECONNRESET", "ETIMEDOUT", "EPIPE", "ECONNABORTED", "EAI_AGAIN", "ESOCKETTIMEDOUT"
-])
+const NETWORK_CODES = [
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ECONNABORTED",
+  "EAI_AGAIN",
+  "ESOCKETTIMEDOUT"
+]
 
 /** HTTP statuses worth retrying: request timeout, throttling, server errors. */
 export const isRetryableStatus = (status: number | undefined): boolean =>
   status === 408 || status === 429 || (status !== undefined && status >= 500 && status <= 599)
 
+// The error and its causes, outermost first (SDKs wrap network errors).
+const causes = (e: unknown): Array<Record<string, unknown>> => {
+  const out: Array<Record<string, unknown>> = []
+  for (let c = e; c instanceof Object && out.length < 5; c = (c as { cause?: unknown }).cause) {
+    out.push(c as Record<string, unknown>)
+  }
+  return out
+}
+
 /** A network failure worth retrying (reset, timeout, "socket hang up"). */
-export const isRetryableNetwork = (e: unknown): boolean => {
-  for (let cause = e, depth = 0; cause instanceof Object && depth < 5; depth++) {
-    const { code, name, message } = cause as { code?: unknown; name?: unknown; message?: unknown }
-    if (typeof code === "string" && RETRYABLE_NETWORK_CODES.has(code)) return true
-    if (name === "TimeoutError" || name === "RequestTimeout") return true
-    if (typeof message === "string" && /socket hang up|ECONNRESET|ETIMEDOUT/.test(message)) return true
-    cause = (cause as { cause?: unknown }).cause
-  }
-  return false
-}
+export const isRetryableNetwork = (e: unknown): boolean =>
+  causes(e).some(({ code, name, message }) =>
+    NETWORK_CODES.includes(code as string) || name === "TimeoutError" ||
+    name === "RequestTimeout" ||
+    (typeof message === "string" && /socket hang up|ECONNRESET|ETIMEDOUT/.test(message))
+  )
 
-/** Thrown into an upload stream when the source file changes under it. */
-export class SourceChanged extends Error {
-  constructor(readonly path: string) {
-    super(`${path} changed while it was being sent`)
-  }
-}
-
-const findSourceChanged = (e: unknown): SourceChanged | undefined => {
-  for (let cause = e, depth = 0; cause instanceof Object && depth < 5; depth++) {
-    if (cause instanceof SourceChanged) return cause
-    cause = (cause as { cause?: unknown }).cause ?? (cause as { originalError?: unknown }).originalError
-  }
-  return undefined
-}
-
-// Removes what may be a secret from a message: SAS signatures, credentials
-// in URLs, account keys, bearer tokens.
-export const scrub = (text: string): string =>
-  text
-    .replace(/([?&](?:sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)[^&\s"']*/gi, "$1***")
-    .replace(/(AccountKey|SharedAccessSignature)=[^;\s"']*/gi, "$1=***")
-    .replace(/(\/\/)[^/@\s:]+:[^/@\s]+@/g, "$1***@")
-    .replace(/(Bearer|SharedKey)\s+[^\s"']+/gi, "$1 ***")
+/** Removes what may be a secret from a message (see {@link redact}). */
+export const scrub = redact
 
 /**
  * An SDK failure, read once at the edge: HTTP status and service error code
- * as the backend reports them. Only {@link toStorageError} lets it out.
+ * as the backend reports them. Only the mappers below let it out.
  */
 export class SdkFailure {
   constructor(
@@ -107,37 +95,107 @@ export class SdkFailure {
 }
 
 /** Runs an SDK call with the fiber's abort signal; failures become SdkFailure via `classify`. */
-export const sdkCall = (classify: (e: unknown) => SdkFailure) =>
-<A>(run: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, SdkFailure> =>
-  Effect.tryPromise({ try: run, catch: classify })
+export const sdkCall =
+  (classify: (e: unknown) => SdkFailure) =>
+  <A>(run: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, SdkFailure> =>
+    Effect.tryPromise({ try: run, catch: classify })
 
 /**
  * The StorageError for an SDK failure: operation, key, HTTP status and code,
  * a scrubbed message and a `retryable` flag. The SDK error itself is not kept
  * (some carry request headers); `cause` holds only the classified fields.
  */
-export const toStorageError = (operation: StorageOperation, key: string, retryableCodes: ReadonlyArray<string> = []) =>
-(f: SdkFailure): StorageError => {
-  const changed = findSourceChanged(f.error)
-  if (changed !== undefined) {
-    return new StorageError({ operation, key, detail: changed.message, retryable: false })
+export const toStorageError =
+  (operation: StorageOperation, key: string, retryableCodes: ReadonlyArray<string> = []) =>
+  (f: SdkFailure): StorageError => {
+    const changed = causes(f.error).find((c) => c instanceof SourceChanged)
+    if (changed !== undefined) {
+      return new StorageError({ operation, key, detail: String(changed.message), retryable: false })
+    }
+    const { status, code } = f
+    const head = `${status === undefined ? "" : `HTTP ${status} `}${code ?? ""}`.trim()
+    const message = scrub((f.error as Error | undefined)?.message ?? String(f.error)).slice(0, 500)
+    return new StorageError({
+      operation,
+      key,
+      detail: head === "" ? message : `${head}: ${message}`,
+      retryable: isRetryableStatus(status) || isRetryableNetwork(f.error) ||
+        (code !== undefined && retryableCodes.includes(code)),
+      cause: { status, code, message }
+    })
   }
-  const { status, code } = f
-  const prefix = [status === undefined ? undefined : `HTTP ${status}`, code].filter(Boolean).join(" ")
-  const message = scrub((f.error as Error | undefined)?.message ?? String(f.error)).slice(0, 500)
-  return new StorageError({
-    operation,
-    key,
-    detail: prefix === "" ? message : `${prefix}: ${message}`,
-    retryable: isRetryableStatus(status) || isRetryableNetwork(f.error) ||
-      (code !== undefined && retryableCodes.includes(code)),
-    cause: { status, code, message }
-  })
+
+/** The error of a backend that cannot be set up (SDK missing, bad credentials). */
+export const setupError = (key: string, detail: string) =>
+  new StorageError({ operation: "probe", key, detail: scrub(detail), retryable: false })
+
+type Fail = (operation: StorageOperation, key: string) => (f: SdkFailure) => StorageError
+
+/** The typed-error mappers of one backend, given how it says "exists" and "changed". */
+export const failures = (
+  retryableCodes: ReadonlyArray<string>,
+  conflict: (f: SdkFailure) => boolean
+) => {
+  const fail: Fail = (operation, key) => toStorageError(operation, key, retryableCodes)
+  return {
+    fail,
+    /** 404: None. */
+    missing: (key: string) => (f: SdkFailure) =>
+      f.status === 404 ? Effect.succeedNone : Effect.fail(fail("read", key)(f)),
+    /** A create-only write found the key. */
+    create: (operation: StorageOperation, key: string) => (f: SdkFailure) =>
+      conflict(f) ? new AlreadyExists({ key }) : fail(operation, key)(f),
+    /** A conditional write lost; with a token, a vanished key lost too. */
+    swap: (key: string, expected: string | undefined) => (f: SdkFailure) =>
+      conflict(f) || (f.status === 404 && expected !== undefined)
+        ? new PreconditionFailed({ key })
+        : fail("swap", key)(f),
+    /** A delete: absent is done, unless a token was expected. */
+    remove:
+      (key: string, expected: string | undefined) =>
+      (f: SdkFailure): Effect.Effect<void, PreconditionFailed | StorageError> =>
+        expected !== undefined && (f.status === 412 || f.status === 404)
+          ? Effect.fail(new PreconditionFailed({ key }))
+          : f.status === 404
+          ? Effect.void
+          : Effect.fail(fail("delete", key)(f))
+  }
 }
+
+/**
+ * Retries a create-only or conditional write. A retry after an ambiguous
+ * failure (timeout, reset, 5xx) may meet its own earlier attempt, committed
+ * after all: when the condition then fails, the key is read back, and if it
+ * holds exactly these bytes the write counts as done.
+ */
+export const conditionalWrite = <E extends AlreadyExists | PreconditionFailed>(
+  key: string,
+  bytes: Uint8Array,
+  write: Effect.Effect<ObjectInfo, E | StorageError>,
+  readBack: Effect.Effect<Option.Option<StoredObject>, StorageError>,
+  policy: RetryPolicy
+): Effect.Effect<ObjectInfo, E | StorageError> =>
+  Effect.suspend(() => {
+    let ambiguous = false
+    const ours = (e: E) =>
+      readBack.pipe(Effect.flatMap((current) =>
+        Option.isSome(current) && Buffer.from(current.value.bytes).equals(bytes)
+          ? Effect.succeed({ key, size: bytes.length, etag: current.value.etag })
+          : Effect.fail(e)
+      ))
+    return write.pipe(
+      Effect.tapError((e) => Effect.sync(() => ambiguous ||= isRetryable(e))),
+      withRetry(policy),
+      Effect.catchIf((e): e is E => ambiguous && !(e instanceof StorageError), ours)
+    )
+  })
 
 /** Splits `items` into arrays of at most `size`. */
 export const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
-  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
+  Array.from(
+    { length: Math.ceil(items.length / size) },
+    (_, i) => items.slice(i * size, (i + 1) * size)
+  )
 
 /** `root` as a key prefix: no leading slash, one trailing slash unless empty. */
 export const rootPrefix = (prefix: string | undefined): string => {
@@ -149,9 +207,43 @@ export const rootPrefix = (prefix: string | undefined): string => {
 export const asDirectory = (prefix: string): string =>
   prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`
 
-export const byKey = (a: ObjectInfo, b: ObjectInfo): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+export const byKey = (
+  a: ObjectInfo,
+  b: ObjectInfo
+): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
 
 export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes)
+
+/** Follows continuation tokens until the last page; returns every object in key order. */
+export const allPages = <E>(
+  page: (
+    token: string | undefined
+  ) => Effect.Effect<readonly [ReadonlyArray<ObjectInfo>, string | undefined], E>
+): Effect.Effect<Array<ObjectInfo>, E> =>
+  Effect.gen(function*() {
+    const found: Array<ObjectInfo> = []
+    let token: string | undefined
+    do {
+      const [objects, next] = yield* page(token)
+      found.push(...objects)
+      token = next
+    } while (token !== undefined)
+    return found.sort(byKey)
+  })
+
+/** Deletes every listed object, a few at a time. */
+export const removeEach = (
+  objects: ReadonlyArray<ObjectInfo>,
+  remove: (key: string) => Effect.Effect<void, PreconditionFailed | StorageError>
+): Effect.Effect<void, StorageError> =>
+  Effect.forEach(
+    objects,
+    (o) => remove(o.key).pipe(Effect.catchTag("PreconditionFailed", () => Effect.void)),
+    {
+      concurrency: SERVER_SIDE_CONCURRENCY,
+      discard: true
+    }
+  )
 
 /**
  * Promotion by server-side copy: refuses a destination that holds anything,
@@ -169,109 +261,17 @@ export const promoteByCopy = (
   const from = asDirectory(fromPrefix)
   const to = asDirectory(toPrefix)
   if (from === to) return Effect.void
+  const copyOne = (key: string) => {
+    const rel = key.startsWith(from) ? key.slice(from.length) : key
+    return copy(`${from}${rel}`, `${to}${rel}`)
+  }
   return list(to).pipe(
-    Effect.flatMap((present) =>
-      present.length > 0 ? Effect.fail(new AlreadyExists({ key: toPrefix })) : Effect.void
+    Effect.filterOrFail(
+      (present) => present.length === 0,
+      () => new AlreadyExists({ key: toPrefix })
     ),
     Effect.zipRight(
-      Effect.forEach(keys, (key) => {
-        const rel = key.startsWith(from) ? key.slice(from.length) : key
-        return copy(`${from}${rel}`, `${to}${rel}`)
-      }, {
-        concurrency: SERVER_SIDE_CONCURRENCY,
-        discard: true
-      })
+      Effect.forEach(keys, copyOne, { concurrency: SERVER_SIDE_CONCURRENCY, discard: true })
     )
   )
-}
-
-/** A local file opened for upload, hashed as it streams out. */
-export interface HashedSource {
-  readonly stream: Readable
-  readonly size: number
-  /** SHA-256 hex of what went through `stream`; call after it ended. */
-  readonly sha256: () => string
-}
-
-const openFailure = (path: string, key: string) => (e: unknown) =>
-  new StorageError({
-    operation: "upload",
-    key,
-    detail: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    retryable: false
-  })
-
-/**
- * Opens `path` for an upload in this scope. The stream fails with
- * SourceChanged at its end, before the backend commits the object, when the
- * size, mtime or ctime moved, or the bytes read differ from the size.
- */
-export const openHashedSource = (
-  path: string,
-  key: string
-): Effect.Effect<HashedSource, StorageError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const handle = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
-        catch: openFailure(path, key)
-      }),
-      (h) => Effect.promise(() => h.close().catch(() => undefined))
-    )
-    const before: FileStamp = stampOf(
-      yield* Effect.tryPromise({ try: () => handle.stat({ bigint: true }), catch: openFailure(path, key) })
-    )
-    const hash = createHash("sha256")
-    let sent = 0
-    const guard = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk)
-        sent += chunk.length
-        callback(null, chunk)
-      },
-      flush(callback) {
-        handle.stat({ bigint: true }).then(
-          (after) =>
-            callback(sameStamp(before, stampOf(after)) && sent === before.size ? null : new SourceChanged(path)),
-          (e: Error) => callback(e)
-        )
-      }
-    })
-    const source = handle.createReadStream({ highWaterMark: CHUNK_BYTES, autoClose: false, start: 0 })
-    source.on("error", (e) => guard.destroy(e))
-    source.pipe(guard)
-    return { stream: guard, size: before.size, sha256: () => hash.digest("hex") }
-  })
-
-/**
- * Writes `body` to `localPath` durably and create-only (fails if it exists,
- * as the local repository does): a temporary file beside it, fsynced, then
- * linked into place. Returns the SHA-256 and size of the bytes written.
- */
-export const writeHashedFile = async (
-  body: AsyncIterable<Uint8Array>,
-  localPath: string
-): Promise<{ readonly sha256: string; readonly size: number }> => {
-  const dir = dirname(localPath)
-  await fs.promises.mkdir(dir, { recursive: true })
-  const tmp = `${localPath}.relpub-${process.pid}-${Date.now()}.part`
-  const hash = createHash("sha256")
-  let size = 0
-  const handle = await fs.promises.open(tmp, "wx", 0o644)
-  try {
-    for await (const chunk of body) {
-      hash.update(chunk)
-      size += chunk.length
-      await handle.write(chunk)
-    }
-    await handle.sync()
-    await handle.close()
-    await fs.promises.link(tmp, localPath)
-    const parent = await fs.promises.open(dir, "r")
-    await parent.sync().finally(() => parent.close())
-  } finally {
-    await handle.close().catch(() => undefined)
-    await fs.promises.unlink(tmp).catch(() => undefined)
-  }
-  return { sha256: hash.digest("hex"), size }
 }
