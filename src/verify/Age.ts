@@ -30,7 +30,8 @@ export interface AgeHeader {
   readonly payloadLength: number
 }
 
-const malformed = (detail: string) => new FormatError({ format: "age", reason: "malformed", detail })
+const malformed = (detail: string) =>
+  new FormatError({ format: "age", reason: "malformed", detail })
 
 const B64 = /^[A-Za-z0-9+/]*$/
 
@@ -43,7 +44,8 @@ const decodeB64 = (text: string): Uint8Array | undefined => {
 
 // The argument shapes of the recipient types defined by the age spec and age's SSH recipients.
 const checkStanza = (s: AgeStanza, count: number): string | undefined => {
-  const sized = (arg: string | undefined, n: number) => arg !== undefined && decodeB64(arg)?.length === n
+  const sized = (arg: string | undefined, n: number) =>
+    arg !== undefined && decodeB64(arg)?.length === n
   switch (s.type) {
     case "X25519":
       return s.args.length === 1 && sized(s.args[0], 32) && s.body.length === 32
@@ -54,7 +56,8 @@ const checkStanza = (s: AgeStanza, count: number): string | undefined => {
           s.body.length === 32
         ? undefined : "scrypt stanza needs a 16-byte salt, a work factor and a 32-byte body"
     case "ssh-ed25519":
-      return s.args.length === 2 && sized(s.args[0], 4) && sized(s.args[1], 32) && s.body.length === 32
+      return s.args.length === 2 && sized(s.args[0], 4) && sized(s.args[1], 32) &&
+          s.body.length === 32
         ? undefined : "ssh-ed25519 stanza needs a 4-byte tag, a 32-byte share and a 32-byte body"
     case "ssh-rsa":
       return s.args.length === 1 && sized(s.args[0], 4) && s.body.length >= 256
@@ -70,7 +73,8 @@ const dearmor = (text: string): Uint8Array | undefined => {
   const body = lines.slice(1, -1)
   const wellWrapped = body.every((l, i) => (i < body.length - 1 ? l.length === 64 : l.length <= 64))
   const joined = body.join("")
-  if (!wellWrapped || !/^[A-Za-z0-9+/]*={0,2}$/.test(joined) || joined.length % 4 !== 0) return undefined
+  const padded = /^[A-Za-z0-9+/]*={0,2}$/.test(joined) && joined.length % 4 === 0
+  if (!wellWrapped || !padded) return undefined
   return new Uint8Array(Buffer.from(joined, "base64"))
 }
 
@@ -81,7 +85,8 @@ const dearmor = (text: string): Uint8Array | undefined => {
  */
 export const parseAgeHeader = (input: Uint8Array): Effect.Effect<AgeHeader, FormatError> =>
   Effect.gen(function*() {
-    const start = Buffer.from(input.subarray(0, ARMOR_BEGIN.length + 2)).toString("latin1").trimStart()
+    const head = input.subarray(0, ARMOR_BEGIN.length + 2)
+    const start = Buffer.from(head).toString("latin1").trimStart()
     const armored = start.startsWith(ARMOR_BEGIN)
     const bytes = armored ? dearmor(Buffer.from(input).toString("latin1")) : input
     if (bytes === undefined) return yield* malformed("bad ASCII armor")
@@ -95,22 +100,29 @@ export const parseAgeHeader = (input: Uint8Array): Effect.Effect<AgeHeader, Form
     }
 
     if (nextLine() !== VERSION_LINE) {
-      return yield* new FormatError({ format: "age", reason: "not-age", detail: `no ${VERSION_LINE} line` })
+      const detail = `no ${VERSION_LINE} line`
+      return yield* new FormatError({ format: "age", reason: "not-age", detail })
     }
     const stanzas: Array<AgeStanza> = []
     let line = nextLine()
     while (line !== undefined && line.startsWith("-> ")) {
       const args = line.slice(3).split(" ")
-      if (args.some((a) => a === "")) return yield* malformed(`bad stanza line ${JSON.stringify(line)}`)
+      if (args.some((a) => a === "")) {
+        return yield* malformed(`bad stanza line ${JSON.stringify(line)}`)
+      }
       const chunks: Array<string> = []
       let body = nextLine()
       while (body !== undefined && body.length === 64) {
         chunks.push(body)
         body = nextLine()
       }
-      if (body === undefined || body.length > 64) return yield* malformed("unterminated stanza body")
+      if (body === undefined || body.length > 64) {
+        return yield* malformed("unterminated stanza body")
+      }
       const decoded = decodeB64(chunks.join("") + body)
-      if (decoded === undefined) return yield* malformed(`stanza ${args[0]} body is not canonical base64`)
+      if (decoded === undefined) {
+        return yield* malformed(`stanza ${args[0]} body is not canonical base64`)
+      }
       stanzas.push({ type: args[0]!, args: args.slice(1), body: decoded })
       line = nextLine()
     }
@@ -123,7 +135,9 @@ export const parseAgeHeader = (input: Uint8Array): Effect.Effect<AgeHeader, Form
       if (problem !== undefined) return yield* malformed(problem)
     }
     const payloadLength = bytes.length - pos
-    if (payloadLength < MIN_PAYLOAD) return yield* malformed(`payload of ${payloadLength} bytes is too short`)
+    if (payloadLength < MIN_PAYLOAD) {
+      return yield* malformed(`payload of ${payloadLength} bytes is too short`)
+    }
     return { armored, stanzas, recipientTypes: stanzas.map((s) => s.type), payloadLength }
   })
 

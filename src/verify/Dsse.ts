@@ -38,17 +38,22 @@ const decodeBase64 = (text: string): Either.Either<Uint8Array, string> => {
   if (!/^[A-Za-z0-9+/]*$/.test(clean) && !/^[A-Za-z0-9_-]*$/.test(clean)) {
     return Either.left("not base64")
   }
-  const bytes = Buffer.from(clean, clean.includes("-") || clean.includes("_") ? "base64url" : "base64")
+  const urlSafe = clean.includes("-") || clean.includes("_")
+  const bytes = Buffer.from(clean, urlSafe ? "base64url" : "base64")
   return Either.right(new Uint8Array(bytes))
 }
 
-const malformed = (detail: string) => new FormatError({ format: "DSSE", reason: "malformed", detail })
+const malformed = (detail: string) =>
+  new FormatError({ format: "DSSE", reason: "malformed", detail })
 
-/** Parses a DSSE envelope from JSON text or a decoded JSON value. */
-export const parseEnvelope = (input: string | unknown): Effect.Effect<Envelope, FormatError> =>
+/** Parses a DSSE envelope from JSON text (a string) or an already decoded JSON value. */
+export const parseEnvelope = (input: unknown): Effect.Effect<Envelope, FormatError> =>
   Effect.gen(function*() {
     const json = typeof input === "string"
-      ? yield* Effect.try({ try: () => JSON.parse(input) as unknown, catch: (e) => malformed(String(e)) })
+      ? yield* Effect.try({
+        try: () => JSON.parse(input) as unknown,
+        catch: (e) => malformed(String(e))
+      })
       : input
     const envelope = yield* Schema.decodeUnknown(Envelope)(json).pipe(
       Effect.mapError((e) => malformed(ParseResult.TreeFormatter.formatErrorSync(e)))
@@ -97,7 +102,8 @@ export const findSigner = (
     const sig = decodeBase64(s.sig)
     if (Either.isLeft(sig)) continue
     const hint = s.keyid ?? ""
-    const ordered = [...keys.filter((k) => matchesHint(k, hint)), ...keys.filter((k) => !matchesHint(k, hint))]
+    const named = keys.filter((k) => matchesHint(k, hint))
+    const ordered = [...named, ...keys.filter((k) => !named.includes(k))]
     const signer = ordered.find((k) => verifyWithKey(k, message, sig.right))
     if (signer !== undefined) return signer
   }
@@ -119,14 +125,16 @@ export const verifyEnvelope = (
     const payload = yield* payloadOf(envelope)
     const signer = findSigner(envelope, payload, keys)
     if (signer !== undefined) {
-      return valid(file, "signature",
-        `${file}: DSSE signature by ${signer.id} (${signer.file}) over ${envelope.payloadType}`, signer.id)
+      const by = `${signer.id} (${signer.file})`
+      const detail = `${file}: DSSE signature by ${by} over ${envelope.payloadType}`
+      return valid(file, "signature", detail, signer.id)
     }
     const named = envelope.signatures.flatMap((s) => (s.keyid ? [s.keyid] : []))
     const known = named.some((hint) => keys.some((k) => matchesHint(k, hint)))
     if (keys.length === 0 || (named.length > 0 && !known)) {
+      const by = named.join(", ") || "an unnamed key"
       return invalid(file, "signature", "unknown-key",
-        `${file}: DSSE envelope signed by ${named.join(", ") || "an unnamed key"}, not a trusted key`)
+        `${file}: DSSE envelope signed by ${by}, not a trusted key`)
     }
     return invalid(file, "signature", "bad-signature",
       `${file}: no DSSE signature verifies with a trusted key`)

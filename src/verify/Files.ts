@@ -68,7 +68,9 @@ export const verifySignature = (
 }
 
 /** Reads a whole file. */
-export const readBytes = (path: string) =>
+export const readBytes = (
+  path: string
+): Effect.Effect<Uint8Array, VerifyIoError, FileSystem.FileSystem> =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFile(path)).pipe(
     Effect.mapError((cause) => new VerifyIoError({ path, cause }))
   )

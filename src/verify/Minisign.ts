@@ -34,11 +34,15 @@ const strictBase64 = (line: string, length: number, what: string) => {
 }
 
 /** Parses a `.minisig` file. */
-export const parseMinisignSignature = (text: string) =>
+export const parseMinisignSignature = (
+  text: string
+): Effect.Effect<MinisignSignature, FormatError> =>
   Effect.gen(function*() {
     const lines = text.split("\n").map((l) => l.replace(/\r$/, ""))
     if (lines.length < 4 || !lines[0]!.startsWith(UNTRUSTED) || !lines[2]!.startsWith(TRUSTED)) {
-      return yield* malformed("expected untrusted comment, signature, trusted comment, global signature")
+      return yield* malformed(
+        "expected untrusted comment, signature, trusted comment, global signature"
+      )
     }
     const sigBlock = yield* strictBase64(lines[1]!, 74, "the signature line")
     const algorithm = Buffer.from(sigBlock.subarray(0, 2)).toString("latin1")
@@ -95,9 +99,12 @@ export const verifyMinisign = (
       return invalid(file, "signature", "bad-signature",
         `${file}: the trusted comment of the minisign signature by ${id} was altered`, id)
     }
-    return valid(file, "signature",
-      `${file}: minisign signature by ${id} (${key.file}); trusted comment: ${sig.trustedComment}`, id)
-  }).pipe(Effect.catchTag("FormatError", (e) => Effect.succeed(fromFormatError(file, "signature", e))))
+    const comment = `trusted comment: ${sig.trustedComment}`
+    const detail = `${file}: minisign signature by ${id} (${key.file}); ${comment}`
+    return valid(file, "signature", detail, id)
+  }).pipe(
+    Effect.catchTag("FormatError", (e) => Effect.succeed(fromFormatError(file, "signature", e)))
+  )
 
 const rawPublicKey = (key: KeyObject): Uint8Array =>
   key.export({ format: "der", type: "spki" }).subarray(-32)
@@ -133,7 +140,8 @@ export const signMinisign = (
     const algorithm = options.legacy === true ? "Ed" : "ED"
     const signature = cryptoSign(null, signedMessage(algorithm, data), options.secretKey)
     const block = Buffer.concat([Buffer.from(algorithm), options.keyNum, signature])
-    const global = cryptoSign(null, globalMessage(signature, options.trustedComment), options.secretKey)
+    const globalSigned = globalMessage(signature, options.trustedComment)
+    const global = cryptoSign(null, globalSigned, options.secretKey)
     const untrusted = options.untrustedComment ??
       `signature from relpub, key ${minisignKeyId(options.keyNum)}`
     return `${UNTRUSTED}${untrusted}\n${block.toString("base64")}\n` +

@@ -46,10 +46,11 @@ export const verifyWithKey = (
     case "ed25519":
       return attempt(() => cryptoVerify(null, data, key.key, signature))
     case "ecdsa-p256":
-      return attempt(() => cryptoVerify("sha256", data, { key: key.key, dsaEncoding: "der" }, signature)) ||
-        (signature.length === 64 && attempt(() =>
-          cryptoVerify("sha256", data, { key: key.key, dsaEncoding: "ieee-p1363" }, signature)
-        ))
+      return attempt(() =>
+        cryptoVerify("sha256", data, { key: key.key, dsaEncoding: "der" }, signature)
+      ) || (signature.length === 64 && attempt(() =>
+        cryptoVerify("sha256", data, { key: key.key, dsaEncoding: "ieee-p1363" }, signature)
+      ))
     case "rsa-pss-sha256":
       return [PSS_SALT, maxPssSalt(key.key)].some((saltLength) =>
         attempt(() =>
@@ -91,13 +92,14 @@ export const verifyRawSignature = (
 ): Effect.Effect<Finding> =>
   Effect.sync(() => {
     if (keys.length === 0) {
-      return invalid(file, "signature", "unknown-key", `${file}: no trusted PEM public key to check it`)
+      const detail = `${file}: no trusted PEM public key to check it`
+      return invalid(file, "signature", "unknown-key", detail)
     }
     const candidates = signatureCandidates(sig)
     for (const key of keys) {
       if (candidates.some((c) => verifyWithKey(key, data, c))) {
-        return valid(file, "signature", `${file}: ${key.algorithm} signature by ${key.id} (${key.file})`,
-          key.id)
+        const detail = `${file}: ${key.algorithm} signature by ${key.id} (${key.file})`
+        return valid(file, "signature", detail, key.id)
       }
     }
     const tried = keys.map((k) => k.id).join(", ")
@@ -128,7 +130,10 @@ export interface SigningKey {
 }
 
 /** Reads a PEM private key (PKCS#8, SEC1 or PKCS#1) and checks its scheme. */
-export const loadSigningKey = (pem: string | KeyObject, passphrase?: string) =>
+export const loadSigningKey = (
+  pem: string | KeyObject,
+  passphrase?: string
+): Effect.Effect<SigningKey, SigningKeyError> =>
   Effect.gen(function*() {
     const privateKey = typeof pem !== "string" ? pem : yield* Effect.try({
       try: () => createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase }),
@@ -142,7 +147,8 @@ export const loadSigningKey = (pem: string | KeyObject, passphrase?: string) =>
       Effect.mapError((e) => new SigningKeyError({ reason: "unsupported-key", detail: e.detail }))
     )
     const publicKeyPem = pub.export({ type: "spki", format: "pem" }).toString()
-    return { algorithm: publicKey.algorithm, privateKey, publicKey, publicKeyPem } satisfies SigningKey
+    const algorithm = publicKey.algorithm
+    return { algorithm, privateKey, publicKey, publicKeyPem } satisfies SigningKey
   })
 
 /**
@@ -172,5 +178,8 @@ export const signWith = (key: SigningKey, data: Uint8Array): Uint8Array => {
  *
  * @category constructors
  */
-export const sign = (keyPem: string | KeyObject, data: Uint8Array) =>
+export const sign = (
+  keyPem: string | KeyObject,
+  data: Uint8Array
+): Effect.Effect<Uint8Array, SigningKeyError> =>
   Effect.map(loadSigningKey(keyPem), (key) => signWith(key, data))

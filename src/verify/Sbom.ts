@@ -25,7 +25,9 @@ interface JsonValidator {
 // per spec version; the library (and ajv) load only when an SBOM is checked.
 const validators = new Map<string, Promise<JsonValidator>>()
 
-const cycloneDxValidator = (version: (typeof CYCLONEDX_VERSIONS)[number]): Promise<JsonValidator> => {
+type CycloneDxVersion = (typeof CYCLONEDX_VERSIONS)[number]
+
+const cycloneDxValidator = (version: CycloneDxVersion): Promise<JsonValidator> => {
   let v = validators.get(version)
   if (v === undefined) {
     v = Promise.all([
@@ -56,7 +58,8 @@ const summarize = (errors: unknown): string => {
   const list = Array.isArray(errors) ? errors.slice(0, 3) : [errors]
   return list.map((e) => {
     const err = e as { instancePath?: string; message?: string }
-    return err.message === undefined ? JSON.stringify(e) : `${err.instancePath || "/"} ${err.message}`
+    if (err.message === undefined) return JSON.stringify(e)
+    return `${err.instancePath || "/"} ${err.message}`
   }).join("; ")
 }
 
@@ -64,18 +67,20 @@ const checkCycloneDx = (file: string, text: string, bom: Record<string, unknown>
   Effect.gen(function*() {
     const version = CYCLONEDX_VERSIONS.find((v) => v === bom.specVersion)
     if (version === undefined) {
-      return report(invalid(file, "sbom", "unsupported-format",
-        `${file}: CycloneDX specVersion ${String(bom.specVersion)} is not one of ${CYCLONEDX_VERSIONS.join(", ")}`),
-      "cyclonedx")
+      const known = CYCLONEDX_VERSIONS.join(", ")
+      const got = String(bom.specVersion)
+      const detail = `${file}: CycloneDX specVersion ${got} is not one of ${known}`
+      return report(invalid(file, "sbom", "unsupported-format", detail), "cyclonedx")
     }
-    const errors = yield* Effect.promise(() => cycloneDxValidator(version).then((v) => v.validate(text)))
+    const validator = yield* Effect.promise(() => cycloneDxValidator(version))
+    const errors = yield* Effect.promise(() => validator.validate(text))
     const serial = typeof bom.serialNumber === "string" ? bom.serialNumber : undefined
     if (errors !== null) {
-      return report(invalid(file, "sbom", "schema-invalid",
-        `${file}: not valid CycloneDX ${version}: ${summarize(errors)}`), "cyclonedx", version, serial)
+      const detail = `${file}: not valid CycloneDX ${version}: ${summarize(errors)}`
+      return report(invalid(file, "sbom", "schema-invalid", detail), "cyclonedx", version, serial)
     }
-    return report(valid(file, "sbom", `${file}: valid CycloneDX ${version} JSON`), "cyclonedx", version,
-      serial)
+    const detail = `${file}: valid CycloneDX ${version} JSON`
+    return report(valid(file, "sbom", detail), "cyclonedx", version, serial)
   })
 
 const checkSpdx = (file: string, doc: Record<string, unknown>) =>
@@ -90,8 +95,8 @@ const checkSpdx = (file: string, doc: Record<string, unknown>) =>
       return report(invalid(file, "sbom", "schema-invalid",
         `${file}: not valid SPDX 2.3: ${checked.left.detail}`), "spdx", version)
     }
-    return report(valid(file, "sbom", `${file}: valid SPDX 2.3 JSON (relpub's schema of the required fields)`),
-      "spdx", version, spdxId(checked.right))
+    const detail = `${file}: valid SPDX 2.3 JSON (relpub's schema of the required fields)`
+    return report(valid(file, "sbom", detail), "spdx", version, spdxId(checked.right))
   })
 
 /**
@@ -105,9 +110,10 @@ export const validateSbom = (file: string, bytes: Uint8Array): Effect.Effect<Sbo
     const text = Buffer.from(bytes).toString("utf8")
     const json = yield* Effect.option(Effect.try(() => JSON.parse(text) as unknown))
     if (Option.isNone(json)) {
-      const what = text.trimStart().startsWith("<") ? "XML SBOMs are not supported" : "not JSON"
-      return report(invalid(file, "sbom", text.trimStart().startsWith("<") ? "unsupported-format" : "malformed",
-        `${file}: ${what}`))
+      const xml = text.trimStart().startsWith("<")
+      const reason = xml ? "unsupported-format" : "malformed"
+      const what = xml ? "XML SBOMs are not supported" : "not JSON"
+      return report(invalid(file, "sbom", reason, `${file}: ${what}`))
     }
     const doc = json.value
     if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
@@ -116,5 +122,6 @@ export const validateSbom = (file: string, bytes: Uint8Array): Effect.Effect<Sbo
     const obj = doc as Record<string, unknown>
     if (obj.bomFormat === "CycloneDX") return yield* checkCycloneDx(file, text, obj)
     if (typeof obj.spdxVersion === "string") return yield* checkSpdx(file, obj)
-    return report(invalid(file, "sbom", "unsupported-format", `${file}: neither CycloneDX nor SPDX JSON`))
+    const detail = `${file}: neither CycloneDX nor SPDX JSON`
+    return report(invalid(file, "sbom", "unsupported-format", detail))
   })

@@ -1,9 +1,15 @@
 import { type Bundle, bundleFromJSON } from "@sigstore/bundle"
 import { HashAlgorithm, TrustedRoot } from "@sigstore/protobuf-specs"
-import { PolicyError, toSignedEntity, toTrustMaterial, VerificationError, Verifier } from "@sigstore/verify"
+import {
+  PolicyError,
+  toSignedEntity,
+  toTrustMaterial,
+  VerificationError,
+  Verifier
+} from "@sigstore/verify"
 import { Effect } from "effect"
 import { findSigner, parseEnvelope, payloadOf } from "./Dsse.ts"
-import { type Finding, fromFormatError, invalid, sha256Hex, valid } from "./Finding.ts"
+import { type Finding, fromFormatError, invalid, type Reason, sha256Hex, valid } from "./Finding.ts"
 import { verifyWithKey } from "./RawSignature.ts"
 import { matchesHint, type RawPublicKey } from "./TrustedKeys.ts"
 
@@ -16,8 +22,14 @@ export interface SigstoreOptions {
   /** Exact certificate identity (SAN) and OIDC issuer a certificate bundle must have. */
   readonly identity?: { readonly subjectAlternativeName?: string; readonly issuer?: string }
   /** Minimum transparency-log entries, SCTs and verified timestamps (default 1 each). */
-  readonly thresholds?: { readonly tlog?: number; readonly ctlog?: number; readonly timestamp?: number }
+  readonly thresholds?: {
+    readonly tlog?: number
+    readonly ctlog?: number
+    readonly timestamp?: number
+  }
 }
+
+type Json = Record<string, unknown>
 
 const EMPTY_ROOT = {
   mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
@@ -30,7 +42,7 @@ const EMPTY_ROOT = {
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
-// In-toto subjects of a DSSE payload must include the artifact's SHA-256.
+// The in-toto subjects of a DSSE payload must include the artifact's SHA-256.
 const coversArtifact = (payload: Uint8Array, digest: string): boolean => {
   try {
     const statement = JSON.parse(Buffer.from(payload).toString("utf8")) as {
@@ -42,10 +54,10 @@ const coversArtifact = (payload: Uint8Array, digest: string): boolean => {
   }
 }
 
-// ECDSA message signatures go through @sigstore/verify; it mishandles Ed25519
-// (passes "sha256") and RSA-PSS (ignores the padding), so those, and DSSE (which
-// it fails under Deno for EC and RSA keys), are checked here.
-const signedBy = (json: Record<string, unknown>, bundle: Bundle, artifact: Uint8Array, key: RawPublicKey) =>
+// ECDSA message signatures go through @sigstore/verify. It mishandles Ed25519
+// (passes "sha256") and RSA-PSS (ignores the padding), and fails DSSE with EC
+// and RSA keys under Deno, so those are checked here.
+const signedBy = (json: Json, bundle: Bundle, artifact: Uint8Array, key: RawPublicKey) =>
   Effect.gen(function*() {
     if (bundle.content.$case === "dsseEnvelope") {
       const envelope = yield* parseEnvelope(json.dsseEnvelope)
@@ -54,39 +66,83 @@ const signedBy = (json: Record<string, unknown>, bundle: Bundle, artifact: Uint8
     if (key.algorithm !== "ecdsa-p256") {
       return verifyWithKey(key, artifact, bundle.content.messageSignature.signature)
     }
-    const material = toTrustMaterial(TrustedRoot.fromJSON(EMPTY_ROOT), () => ({
-      publicKey: key.key,
-      validFor: () => true
-    }))
-    const verifier = new Verifier(material, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 })
-    const entity = toSignedEntity(bundle, Buffer.from(artifact))
-    return yield* Effect.try(() => verifier.verify({ ...entity, tlogEntries: [], timestamps: [] })).pipe(
+    return yield* Effect.try(() => {
+      const material = toTrustMaterial(TrustedRoot.fromJSON(EMPTY_ROOT), () => ({
+        publicKey: key.key,
+        validFor: () => true
+      }))
+      const verifier = new Verifier(material, {
+        tlogThreshold: 0,
+        ctlogThreshold: 0,
+        timestampThreshold: 0
+      })
+      const signed = toSignedEntity(bundle, Buffer.from(artifact))
+      verifier.verify({ ...signed, tlogEntries: [], timestamps: [] })
+    }).pipe(
       Effect.as(true),
       Effect.orElseSucceed(() => false)
     )
   })
 
-const certificateReason = (e: unknown): Exclude<Finding["reason"], "valid"> =>
-  e instanceof PolicyError
-    ? "identity-mismatch"
-    : e instanceof VerificationError && (e.code === "CERTIFICATE_ERROR" || e.code === "PUBLIC_KEY_ERROR")
-    ? "unknown-key"
-    : "bad-signature"
-
-const verifyCertificateBundle = (file: string, bundle: Bundle, artifact: Uint8Array, o: SigstoreOptions) =>
+const verifyPublicKeyBundle = (
+  file: string,
+  json: Json,
+  bundle: Bundle,
+  artifact: Uint8Array,
+  keys: ReadonlyArray<RawPublicKey>,
+  hint: string
+) =>
   Effect.gen(function*() {
-    if (o.trustedRoot === undefined) {
+    const named = keys.filter((k) => matchesHint(k, hint))
+    for (const key of [...named, ...keys.filter((k) => !named.includes(k))]) {
+      if (yield* signedBy(json, bundle, artifact, key)) {
+        const tlog = bundle.verificationMaterial.tlogEntries.length > 0
+          ? "; its transparency-log entries were not checked"
+          : ""
+        const detail = `${file}: Sigstore bundle signed by ${key.id} (${key.file})${tlog}`
+        return valid(file, "signature", detail, key.id)
+      }
+    }
+    return named.length > 0
+      ? invalid(file, "signature", "bad-signature",
+        `${file}: signature by ${hint} does not verify`, named[0]!.id)
+      : invalid(file, "signature", "unknown-key",
+        `${file}: signed by key "${hint}", which is not trusted`)
+  })
+
+const certificateReason = (e: unknown): Exclude<Reason, "valid"> => {
+  if (e instanceof PolicyError) return "identity-mismatch"
+  const untrusted = e instanceof VerificationError &&
+    (e.code === "CERTIFICATE_ERROR" || e.code === "PUBLIC_KEY_ERROR")
+  return untrusted ? "unknown-key" : "bad-signature"
+}
+
+const verifyCertificateBundle = (
+  file: string,
+  bundle: Bundle,
+  artifact: Uint8Array,
+  options: SigstoreOptions
+) =>
+  Effect.gen(function*() {
+    if (options.trustedRoot === undefined) {
       return invalid(file, "signature", "unknown-key",
         `${file}: a certificate bundle needs a Sigstore trusted root (trusted_root.json)`)
     }
-    const root = yield* Effect.try(() => TrustedRoot.fromJSON(o.trustedRoot))
-    const verifier = new Verifier(toTrustMaterial(root), {
-      tlogThreshold: o.thresholds?.tlog ?? 1,
-      ctlogThreshold: o.thresholds?.ctlog ?? 1,
-      timestampThreshold: o.thresholds?.timestamp ?? 1
+    const trustedRoot = options.trustedRoot
+    const material = yield* Effect.either(Effect.try(() =>
+      toTrustMaterial(TrustedRoot.fromJSON(trustedRoot))
+    ))
+    if (material._tag === "Left") {
+      return invalid(file, "signature", "unknown-key",
+        `${file}: the Sigstore trusted root is unusable: ${message(material.left.error)}`)
+    }
+    const verifier = new Verifier(material.right, {
+      tlogThreshold: options.thresholds?.tlog ?? 1,
+      ctlogThreshold: options.thresholds?.ctlog ?? 1,
+      timestampThreshold: options.thresholds?.timestamp ?? 1
     })
-    const san = o.identity?.subjectAlternativeName
-    const issuer = o.identity?.issuer
+    const san = options.identity?.subjectAlternativeName
+    const issuer = options.identity?.issuer
     const policy = {
       ...(san !== undefined ? { subjectAlternativeName: `^${escapeRegExp(san)}$` } : {}),
       ...(issuer !== undefined ? { extensions: { issuer } } : {})
@@ -118,28 +174,33 @@ export const verifySigstoreBundle = (
   options: SigstoreOptions
 ): Effect.Effect<Finding> =>
   Effect.gen(function*() {
-    const json = yield* Effect.try(() => JSON.parse(Buffer.from(bundleBytes).toString("utf8")) as unknown)
+    const text = Buffer.from(bundleBytes).toString("utf8")
+    const json = (yield* Effect.try(() => JSON.parse(text) as unknown)) as Json
     const bundle = yield* Effect.try(() => bundleFromJSON(json))
     const digest = sha256Hex(artifact)
     if (bundle.content.$case === "messageSignature") {
       const md = bundle.content.messageSignature.messageDigest
       if (md.algorithm !== HashAlgorithm.SHA2_256) {
-        return invalid(file, "signature", "unsupported-format", `${file}: message digest is not SHA2_256`)
+        const detail = `${file}: message digest is not SHA2_256`
+        return invalid(file, "signature", "unsupported-format", detail)
       }
       if (Buffer.from(md.digest).toString("hex") !== digest) {
-        return invalid(file, "signature", "digest-mismatch", `${file}: the bundle's digest is not the file's`)
+        const detail = `${file}: the bundle's digest is not the file's`
+        return invalid(file, "signature", "digest-mismatch", detail)
       }
     }
+
     const material = bundle.verificationMaterial.content
     const signed = material.$case === "publicKey"
-      ? yield* verifyPublicKeyBundle(file, json as Record<string, unknown>, bundle, artifact, options,
+      ? yield* verifyPublicKeyBundle(file, json, bundle, artifact, options.keys,
         material.publicKey.hint)
       : yield* verifyCertificateBundle(file, bundle, artifact, options)
+
     if (signed.ok && bundle.content.$case === "dsseEnvelope") {
-      const payload = yield* payloadOf(yield* parseEnvelope((json as Record<string, unknown>).dsseEnvelope))
+      const payload = yield* payloadOf(yield* parseEnvelope(json.dsseEnvelope))
       if (!coversArtifact(payload, digest)) {
-        return invalid(file, "signature", "subject-missing",
-          `${file}: the attestation's subjects do not include the file (sha256 ${digest})`, signed.key)
+        const detail = `${file}: the attestation's subjects omit the file (sha256 ${digest})`
+        return invalid(file, "signature", "subject-missing", detail, signed.key)
       }
     }
     return signed
@@ -147,31 +208,7 @@ export const verifySigstoreBundle = (
     Effect.catchTags({
       FormatError: (e) => Effect.succeed(fromFormatError(file, "signature", e)),
       UnknownException: (e) =>
-        Effect.succeed(invalid(file, "signature", "malformed", `${file}: not a Sigstore bundle: ${message(e.error)}`))
+        Effect.succeed(invalid(file, "signature", "malformed",
+          `${file}: not a Sigstore bundle: ${message(e.error)}`))
     })
   )
-
-const verifyPublicKeyBundle = (
-  file: string,
-  json: Record<string, unknown>,
-  bundle: Bundle,
-  artifact: Uint8Array,
-  options: SigstoreOptions,
-  hint: string
-) =>
-  Effect.gen(function*() {
-    const named = options.keys.filter((k) => matchesHint(k, hint))
-    const ordered = [...named, ...options.keys.filter((k) => !matchesHint(k, hint))]
-    for (const key of ordered) {
-      if (yield* signedBy(json, bundle, artifact, key)) {
-        const tlog = bundle.verificationMaterial.tlogEntries.length > 0
-          ? "; its transparency-log entries were not checked"
-          : ""
-        return valid(file, "signature", `${file}: Sigstore bundle signed by ${key.id} (${key.file})${tlog}`,
-          key.id)
-      }
-    }
-    return named.length > 0
-      ? invalid(file, "signature", "bad-signature", `${file}: signature by ${hint} does not verify`, named[0]!.id)
-      : invalid(file, "signature", "unknown-key", `${file}: signed by key "${hint}", which is not trusted`)
-  })

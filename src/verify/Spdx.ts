@@ -64,7 +64,9 @@ export const SpdxDocument = Schema.Struct({
   ),
   creationInfo: Schema.Struct({
     created: Schema.String.pipe(Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/)),
-    creators: Schema.NonEmptyArray(Schema.String.pipe(Schema.pattern(/^(Person|Organization|Tool): \S/)))
+    creators: Schema.NonEmptyArray(
+      Schema.String.pipe(Schema.pattern(/^(Person|Organization|Tool): \S/))
+    )
   }),
   packages: Schema.optional(Schema.Array(Package)),
   files: Schema.optional(Schema.Array(File)),
@@ -72,18 +74,27 @@ export const SpdxDocument = Schema.Struct({
 })
 export type SpdxDocument = typeof SpdxDocument.Type
 
-const invalid = (detail: string) => new FormatError({ format: "SPDX 2.3", reason: "schema-invalid", detail })
+const invalid = (detail: string) =>
+  new FormatError({ format: "SPDX 2.3", reason: "schema-invalid", detail })
 
 // Element ids must be unique, and relationships must name elements of the document
 // (or of an external document, "DocumentRef-x:SPDXRef-y", or NONE / NOASSERTION).
 const crossCheck = (doc: SpdxDocument): ReadonlyArray<string> => {
-  const ids = [doc.SPDXID, ...(doc.packages ?? []).map((p) => p.SPDXID), ...(doc.files ?? []).map((f) => f.SPDXID)]
+  const ids = [
+    doc.SPDXID,
+    ...(doc.packages ?? []).map((p) => p.SPDXID),
+    ...(doc.files ?? []).map((f) => f.SPDXID)
+  ]
   const known = new Set(ids)
-  const problems = ids.filter((id, i) => ids.indexOf(id) !== i).map((id) => `duplicate SPDXID ${id}`)
-  const resolves = (id: string) => known.has(id) || id === "NONE" || id === "NOASSERTION" || id.startsWith("DocumentRef-")
+  const problems = ids.filter((id, i) => ids.indexOf(id) !== i)
+    .map((id) => `duplicate SPDXID ${id}`)
+  const resolves = (id: string) =>
+    known.has(id) || id === "NONE" || id === "NOASSERTION" || id.startsWith("DocumentRef-")
   for (const r of doc.relationships ?? []) {
     for (const id of [r.spdxElementId, r.relatedSpdxElement]) {
-      if (!resolves(id)) problems.push(`relationship ${r.relationshipType} names unknown element ${id}`)
+      if (!resolves(id)) {
+        problems.push(`relationship ${r.relationshipType} names unknown element ${id}`)
+      }
     }
   }
   return problems

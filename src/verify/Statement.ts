@@ -12,13 +12,18 @@ const DigestSet = Schema.Record({ key: Schema.String, value: Schema.String })
 /** An in-toto Statement, v1 or v0.1 (in-toto attestation spec, statement.md). */
 export const Statement = Schema.Struct({
   _type: Schema.Literal(STATEMENT_V1, STATEMENT_V01),
-  subject: Schema.NonEmptyArray(Schema.Struct({ name: Schema.optional(Schema.String), digest: DigestSet })),
+  subject: Schema.NonEmptyArray(
+    Schema.Struct({ name: Schema.optional(Schema.String), digest: DigestSet })
+  ),
   predicateType: Schema.String,
   predicate: Schema.optional(Schema.Unknown)
 })
 export type Statement = typeof Statement.Type
 
-const Resource = Schema.Struct({ uri: Schema.optional(Schema.String), digest: Schema.optional(DigestSet) })
+const Resource = Schema.Struct({
+  uri: Schema.optional(Schema.String),
+  digest: Schema.optional(DigestSet)
+})
 
 // SLSA provenance v1 (slsa.dev/spec/v1.0/provenance) and v0.2 (slsa.dev/provenance/v0.2).
 const SlsaV1 = Schema.Struct({
@@ -53,17 +58,20 @@ const bad = (reason: FormatError["reason"], detail: string) =>
 /** Decodes with a schema, failing with a schema-invalid {@link FormatError}. */
 export const decode = <A, I>(schema: Schema.Schema<A, I>, value: unknown, what: string) =>
   Schema.decodeUnknown(schema)(value).pipe(
-    Effect.mapError((e) => bad("schema-invalid", `${what}: ${ParseResult.TreeFormatter.formatErrorSync(e)}`))
+    Effect.mapError((e) =>
+      bad("schema-invalid", `${what}: ${ParseResult.TreeFormatter.formatErrorSync(e)}`)
+    )
   )
 
 /** Builder, invocation id and source URIs of a SLSA v1 or v0.2 predicate. */
 export const slsaFacts = (s: Statement): Effect.Effect<SlsaFacts, FormatError> =>
   s.predicateType === SLSA_PROVENANCE_V1
     ? Effect.map(decode(SlsaV1, s.predicate, "SLSA v1 predicate"), (p) => {
-      const workflow = p.buildDefinition.externalParameters.workflow as { repository?: unknown } | undefined
-      const source = p.buildDefinition.externalParameters.source as { uri?: unknown } | undefined
-      const uris = [workflow?.repository, source?.uri, ...(p.buildDefinition.resolvedDependencies ?? [])
-        .map((d) => d.uri)]
+      const params = p.buildDefinition.externalParameters
+      const workflow = params.workflow as { repository?: unknown } | undefined
+      const source = params.source as { uri?: unknown } | undefined
+      const deps = (p.buildDefinition.resolvedDependencies ?? []).map((d) => d.uri)
+      const uris = [workflow?.repository, source?.uri, ...deps]
       return {
         builderId: p.runDetails.builder.id,
         invocationId: p.runDetails.metadata?.invocationId,
@@ -77,7 +85,9 @@ export const slsaFacts = (s: Statement): Effect.Effect<SlsaFacts, FormatError> =
       sourceUris: [p.invocation?.configSource?.uri, ...(p.materials ?? []).map((m) => m.uri)]
         .filter((u): u is string => typeof u === "string")
     }))
-    : Effect.fail(bad("unsupported-format", `predicate type ${s.predicateType} is not SLSA provenance`))
+    : Effect.fail(
+      bad("unsupported-format", `predicate type ${s.predicateType} is not SLSA provenance`)
+    )
 
 /** Inputs of {@link makeStatement}. */
 export interface StatementInput {
@@ -86,7 +96,10 @@ export interface StatementInput {
   readonly buildType: string
   readonly externalParameters: Readonly<Record<string, unknown>>
   readonly internalParameters?: Readonly<Record<string, unknown>>
-  readonly resolvedDependencies?: ReadonlyArray<{ readonly uri: string; readonly digest?: Record<string, string> }>
+  readonly resolvedDependencies?: ReadonlyArray<{
+    readonly uri: string
+    readonly digest?: Record<string, string>
+  }>
   readonly invocationId: string
   readonly startedOn?: Date
   readonly finishedOn?: Date

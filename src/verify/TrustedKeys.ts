@@ -70,8 +70,12 @@ const fail = (file: string, reason: TrustedKeyError["reason"], detail: string) =
   new TrustedKeyError({ file, reason, detail })
 
 /** Wraps a public key object, deciding its scheme from the key alone. */
-export const rawKeyFromKeyObject = (file: string, key: KeyObject) =>
+export const rawKeyFromKeyObject = (
+  file: string,
+  key: KeyObject
+): Effect.Effect<RawPublicKey, TrustedKeyError> =>
   Effect.gen(function*() {
+    if (key.type !== "public") return yield* fail(file, "unsupported-key", "not a public key")
     const details = key.asymmetricKeyDetails ?? {}
     let algorithm: RawAlgorithm
     if (key.asymmetricKeyType === "ed25519") algorithm = "ed25519"
@@ -95,7 +99,10 @@ export const rawKeyFromKeyObject = (file: string, key: KeyObject) =>
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g
 
 /** Reads every public key block of a PEM text. Private keys are refused. */
-export const rawKeysFromPem = (file: string, text: string) =>
+export const rawKeysFromPem = (
+  file: string,
+  text: string
+): Effect.Effect<ReadonlyArray<RawPublicKey>, TrustedKeyError> =>
   Effect.gen(function*() {
     const blocks = [...text.matchAll(PEM_BLOCK)]
     if (blocks.length === 0) return yield* fail(file, "malformed", "no PEM block")
@@ -132,7 +139,10 @@ export const minisignKeyId = (keyNum: Uint8Array): string =>
  * A minisign public key: an "untrusted comment:" line, then the base64 of
  * "Ed" || key id (8 bytes) || Ed25519 public key (32 bytes).
  */
-export const minisignKeyFromText = (file: string, text: string) =>
+export const minisignKeyFromText = (
+  file: string,
+  text: string
+): Effect.Effect<MinisignPublicKey, TrustedKeyError> =>
   Effect.gen(function*() {
     const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "")
     const body = lines[0]?.startsWith("untrusted comment:") ? lines[1] : lines[0]
@@ -154,7 +164,10 @@ export const minisignKeyFromText = (file: string, text: string) =>
   })
 
 /** OpenPGP public keys, armored or binary. Secret keys are refused. */
-export const pgpKeysFromBytes = (file: string, bytes: Uint8Array) =>
+export const pgpKeysFromBytes = (
+  file: string,
+  bytes: Uint8Array
+): Effect.Effect<ReadonlyArray<PgpPublicKey>, TrustedKeyError> =>
   Effect.gen(function*() {
     const text = Buffer.from(bytes).toString("utf8")
     const keys = yield* Effect.tryPromise({
@@ -190,7 +203,9 @@ export const matchesHint = (key: RawPublicKey, hint: string): boolean => {
  *
  * @category constructors
  */
-export const loadTrustedKeys = (dir: string) =>
+export const loadTrustedKeys = (
+  dir: string
+): Effect.Effect<TrustedKeys, TrustedKeyError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const unreadable = (file: string) => (e: unknown) => fail(file, "unreadable", String(e))
