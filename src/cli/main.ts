@@ -8,7 +8,9 @@ import { rewriteArgv } from "./argv.ts"
 import { listCommand, showCommand } from "./commands/catalog.ts"
 import { keygenCommand } from "./commands/keygen.ts"
 import { doctorCommand, repairCommand } from "./commands/maintenance.ts"
+import { prepareCommand } from "./commands/prepare.ts"
 import { publishCommand } from "./commands/publish.ts"
+import { verifyCommand } from "./commands/verify.ts"
 import { CliExit, layer as exitLayer, setExitCode } from "./exit.ts"
 import { plainConsoleLayer, wantsPlainOutput } from "./plainConsole.ts"
 
@@ -20,7 +22,16 @@ const relpub = Command.make("relpub").pipe(
       "30 verification, 31 validation, 32 version exists, 33 metadata, 34 signatures, 35 encryption, " +
       "36 repository, 37 rolled back, 38 policy rule, 39 unexpected (docs/exit-codes.md)."
   ),
-  Command.withSubcommands([publishCommand, listCommand, showCommand, repairCommand, doctorCommand, keygenCommand])
+  Command.withSubcommands([
+    publishCommand,
+    verifyCommand,
+    prepareCommand,
+    listCommand,
+    showCommand,
+    repairCommand,
+    doctorCommand,
+    keygenCommand
+  ])
 )
 
 const cli = Command.run(relpub, { name: "relpub", version: VERSION })

@@ -33,13 +33,14 @@ export const buildReport = (
     const o = exit.value
     const { decision, evaluation, release } = o.inspection
     const all = [...decision.warnings]
+    const validation = release.facts.validation
     const files = o.record?.files ?? release.files.map((f) => ({ path: f.path, size: f.size }))
     const dry = o.status === "dry-run"
     return {
       ...base,
       status: dry ? "dry-run" : "success",
       verification_passed: passedCheck(all, "verification") && passedCheck(all, "manifest"),
-      validation_passed: passedCheck(all, "validation"),
+      validation_passed: validation._tag === "Valid" && validation.result.passed,
       metadata_complete: passedCheck(all, "metadata") && evaluation.notes.length === 0,
       signatures_present: release.metadata.signed,
       artifacts_published: dry ? [] : files.map((f) => f.path),
@@ -70,9 +71,12 @@ export const buildReport = (
   return {
     ...base,
     status: "failed",
-    verification_passed: passedCheck(violations, "verification") && passedCheck(violations, "manifest"),
-    validation_passed: passedCheck(violations, "validation"),
-    metadata_complete: passedCheck(violations, "metadata") && passedCheck(violations, "manifest"),
+    verification_passed: error !== undefined && error._tag === "PolicyRejected" &&
+      passedCheck([...violations, ...warnings], "verification") && passedCheck(violations, "manifest"),
+    validation_passed: error !== undefined && error._tag === "PolicyRejected" &&
+      passedCheck([...violations, ...warnings], "validation"),
+    metadata_complete: error !== undefined && error._tag === "PolicyRejected" &&
+      passedCheck([...violations, ...warnings], "metadata") && passedCheck(violations, "manifest"),
     signatures_present: false,
     artifacts_published: [],
     total_size_bytes: 0,

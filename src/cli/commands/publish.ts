@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
+import * as nodePath from "node:path"
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Console, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Clock, Console, Effect, Either, Layer, Option, ParseResult, Ref, Schema } from "effect"
 import { KeyError, UsageError } from "../../domain/Errors.ts"
 import { PolicyFile, resolvePolicy } from "../../domain/Policy.ts"
 import { renderTextReport } from "../../domain/Report.ts"
@@ -12,7 +13,8 @@ import * as Runtime from "../../services/Runtime.ts"
 import * as Signer from "../../services/Signer.ts"
 import { setExitCode } from "../exit.ts"
 import { buildReport } from "../report.ts"
-import { repositoryLayer, repositoryOptions } from "../repository.ts"
+import { redact } from "../../services/RepositoryUrl.ts"
+import { DEFAULT_REPOSITORY, repositoryLayer, repositoryOptions } from "../repository.ts"
 
 const releaseDirArg = Args.directory({ name: "release-dir", exists: "either" }).pipe(
   Args.withDescription("Directory holding the release (its files, manifest.json or SHA256SUMS, signatures, ...)"),
@@ -44,6 +46,12 @@ export const publishOptions = {
   ),
   validationResult: Options.file("validation-result").pipe(
     Options.withDescription("Post-release validation result JSON (required by the strict policy)"),
+    Options.optional
+  ),
+  trustedKeys: Options.directory("trusted-keys", { exists: "yes" }).pipe(
+    Options.withDescription(
+      "Trusted public keys: relpub then verifies signatures, SBOM, provenance and .enc files itself"
+    ),
     Options.optional
   ),
   signingKey: Options.file("signing-key", { exists: "yes" }).pipe(
@@ -116,41 +124,60 @@ const writeFile = (file: string, text: string) =>
     catch: (e) => new UsageError({ message: `${file}: cannot write the report (${(e as Error).message})` })
   })
 
-const handler = (args: PublishArgs) =>
+const requestOf = (args: PublishArgs, policyFile: PolicyFile | undefined): PublishRequest => ({
+  releaseDir: Option.getOrElse(Option.orElse(args.releaseDirArg, () => args.releaseDir), () => ""),
+  version: args.version,
+  policy: resolvePolicy(policyFile, {
+    mode: Option.getOrUndefined(args.policy),
+    requireSignatures: args.requireSignatures,
+    requireEncryption: args.requireEncryption
+  }),
+  verificationResultFile: Option.getOrUndefined(args.verificationResult),
+  validationResultFile: Option.getOrUndefined(args.validationResult),
+  trustedKeysDir: Option.getOrUndefined(args.trustedKeys) ??
+    (policyFile?.trusted_keys === undefined || Option.isNone(args.policyFile)
+      ? undefined
+      : nodePath.resolve(nodePath.dirname(args.policyFile.value), policyFile.trusted_keys)),
+  dryRun: args.dryRun,
+  leaseMillis: Option.getOrUndefined(Option.map(args.leaseSeconds, (s) => s * 1000))
+})
+
+// Everything that can fail, the command line's own mistakes included, ends in
+// the report: a CI job that always uploads --json-report gets one.
+const attempt = (args: PublishArgs, where: Ref.Ref<{ readonly type: string; readonly path: string }>) =>
   Effect.gen(function*() {
-    const releaseDir = Option.orElse(args.releaseDirArg, () => args.releaseDir)
-    if (Option.isNone(releaseDir)) {
+    if (Option.isNone(args.releaseDirArg) && Option.isNone(args.releaseDir)) {
       return yield* new UsageError({ message: "give the release directory (relpub publish DIR --version V)" })
     }
     const policyFile = Option.isSome(args.policyFile) ? yield* readPolicyFile(args.policyFile.value) : undefined
-    const request: PublishRequest = {
-      releaseDir: releaseDir.value,
-      version: args.version,
-      policy: resolvePolicy(policyFile, {
-        mode: Option.getOrUndefined(args.policy),
-        requireSignatures: args.requireSignatures,
-        requireEncryption: args.requireEncryption
-      }),
-      verificationResultFile: Option.getOrUndefined(args.verificationResult),
-      validationResultFile: Option.getOrUndefined(args.validationResult),
-      dryRun: args.dryRun,
-      leaseMillis: Option.getOrUndefined(Option.map(args.leaseSeconds, (s) => s * 1000))
-    }
     const layers = Layer.mergeAll(
       repositoryLayer(args),
       signerLayer(args),
       ReleaseReader.layer,
       Runtime.layer
     ).pipe(Layer.provideMerge(Hasher.layer))
-
-    const startedAt = yield* Clock.currentTimeMillis
-    const run = Effect.gen(function*() {
+    return yield* Effect.gen(function*() {
       const repo = yield* Repository
-      const exit = yield* Effect.exit(publish(request))
-      const finishedAt = yield* Clock.currentTimeMillis
-      return buildReport({ request, repositoryType: repo.kind, repositoryLocation: repo.location, startedAt, finishedAt }, exit)
-    })
-    const report = yield* run.pipe(Effect.provide(layers))
+      yield* Ref.set(where, { type: repo.kind, path: repo.location })
+      return yield* publish(requestOf(args, policyFile))
+    }).pipe(Effect.provide(layers))
+  })
+
+const handler = (args: PublishArgs) =>
+  Effect.gen(function*() {
+    const given = Option.getOrElse(Option.orElse(args.repository, () => args.repositoryPath), () => DEFAULT_REPOSITORY)
+    const where = yield* Ref.make({ type: "local", path: redact(given) })
+    const startedAt = yield* Clock.currentTimeMillis
+    const exit = yield* Effect.exit(attempt(args, where))
+    const finishedAt = yield* Clock.currentTimeMillis
+    const location = yield* Ref.get(where)
+    const report = buildReport({
+      request: requestOf(args, undefined),
+      repositoryType: location.type,
+      repositoryLocation: location.path,
+      startedAt,
+      finishedAt
+    }, exit)
     const text = renderTextReport(report)
     if (Option.isSome(args.jsonReport)) yield* writeFile(args.jsonReport.value, JSON.stringify(report, null, 2) + "\n")
     if (Option.isSome(args.textReport)) yield* writeFile(args.textReport.value, text)

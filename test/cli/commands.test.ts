@@ -1,0 +1,252 @@
+// End to end: the commands besides publish's exit codes (list, show, keygen,
+// signed publishes checked with openssl, --help, --version).
+import { assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect } from "effect"
+import {
+  checkRepository,
+  describeResult,
+  listFiles,
+  ROOT,
+  runCli,
+  runProcess,
+  scopedRelease,
+  scopedTempDir
+} from "../support/cli.ts"
+import { type ReleaseFixture, snapshotTree } from "../support/release.ts"
+
+const readJson = (file: string): any => JSON.parse(fs.readFileSync(file, "utf8"))
+
+/** Publish `release` as `version`, which must succeed. */
+const publish = (
+  release: ReleaseFixture,
+  repo: string,
+  version: string,
+  extra: ReadonlyArray<string> = []
+) =>
+  runCli(["publish", release.dir, "--version", version, "--repository", repo,
+    "--validation-result", release.validationFile, ...extra]).pipe(
+      Effect.tap((r) => assert.strictEqual(r.code, 0, describeResult(r)))
+    )
+
+type KeyType = "ed25519" | "ecdsa-p256" | "rsa"
+
+/** openssl's verdict on a detached signature; the command line depends on the key type. */
+const opensslVerify = (type: KeyType, pub: string, file: string, sig: string) => {
+  const args = type === "ed25519"
+    ? ["pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-in", file, "-sigfile", sig]
+    : type === "rsa"
+    ? ["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32",
+      "-verify", pub, "-signature", sig, file]
+    : ["dgst", "-sha256", "-verify", pub, "-signature", sig, file]
+  return runProcess("openssl", args)
+}
+
+describe("relpub list and show", () => {
+  it.scoped("list prints every version newest first, and --json prints index.json's releases", () =>
+    Effect.gen(function*() {
+      const release = yield* scopedRelease()
+      const repo = path.join(yield* scopedTempDir(), "repo")
+      yield* publish(release, repo, "v1.0.0")
+      yield* publish(release, repo, "v1.1.0")
+      const text = yield* runCli(["list", "--repository", repo])
+      assert.strictEqual(text.code, 0, describeResult(text))
+      const lines = text.stdout.trimEnd().split("\n")
+      assert.match(lines[0]!, /^VERSION\s+PUBLISHED\s+FILES\s+BYTES\s+SIGNED\s+SHA256$/)
+      assert.deepStrictEqual(lines.slice(1).map((l) => l.split(/\s+/)[0]), ["v1.1.0", "v1.0.0"])
+      const json = yield* runCli(["list", "--repository", repo, "--json"])
+      assert.strictEqual(json.code, 0, describeResult(json))
+      assert.deepStrictEqual(
+        JSON.parse(json.stdout).releases,
+        readJson(path.join(repo, "index.json")).releases
+      )
+    }))
+
+  it.scoped("list of a repository that does not exist says so, exits 0 and creates nothing", () =>
+    Effect.gen(function*() {
+      const repo = path.join(yield* scopedTempDir(), "none")
+      const r = yield* runCli(["list", "--repository", repo])
+      assert.strictEqual(r.code, 0, describeResult(r))
+      assert.include(r.stdout, "no releases")
+      assert.isFalse(fs.existsSync(repo))
+    }))
+
+  it.scoped("show prints the record, --json prints release.json, a missing version exits 33", () =>
+    Effect.gen(function*() {
+      const release = yield* scopedRelease()
+      const repo = path.join(yield* scopedTempDir(), "repo")
+      yield* publish(release, repo, "v1.0.0")
+      const record = readJson(path.join(repo, "releases/v1.0.0/release.json"))
+      const text = yield* runCli(["show", "v1.0.0", "--repository", repo])
+      assert.strictEqual(text.code, 0, describeResult(text))
+      assert.include(text.stdout, `sha256        ${record.sha256}`)
+      for (const f of release.files) assert.include(text.stdout, `${f.sha256}`)
+      assert.include(text.stdout, "signed record no")
+      const json = yield* runCli(["show", "v1.0.0", "--repository", repo, "--json"])
+      assert.deepStrictEqual(JSON.parse(json.stdout), record)
+      const before = fs.readFileSync(path.join(repo, "index.json"))
+      const missing = yield* runCli(["show", "v9.9.9", "--repository", repo])
+      assert.strictEqual(missing.code, 33, describeResult(missing))
+      assert.include(missing.stderr, "v9.9.9")
+      assert.strictEqual(missing.stdout, "")
+      assert.deepStrictEqual(fs.readFileSync(path.join(repo, "index.json")), before)
+    }))
+})
+
+describe("relpub doctor and repair", () => {
+  it.scoped("doctor passes on a healthy repository and leaves no probe objects behind", () =>
+    Effect.gen(function*() {
+      const repo = yield* scopedTempDir()
+      const r = yield* runCli(["doctor", "--repository", repo, "--json"])
+      assert.strictEqual(r.code, 0, describeResult(r))
+      const probes: Array<{ name: string; ok: boolean }> = JSON.parse(r.stdout).probes
+      assert.deepStrictEqual(probes.filter((p) => !p.ok), [])
+      assert.include(probes.map((p) => p.name), "create-only, 16 racing writers")
+      assert.deepStrictEqual(listFiles(repo), [])
+    }))
+
+  it.scoped("doctor exits 36 on a stale claim; repair rolls it back; doctor then passes", () =>
+    Effect.gen(function*() {
+      const release = yield* scopedRelease()
+      const repo = path.join(yield* scopedTempDir(), "repo")
+      yield* publish(release, repo, "v1.0.0")
+      const published = snapshotTree(path.join(repo, "releases"))
+      // A publisher on this host whose process is gone, with a lease that has not run out.
+      const dead = yield* runProcess("true", [])
+      const claim = {
+        schema: "relpub/claim/v1",
+        version: "v2.0.0",
+        transaction_id: "killed-tx",
+        host: os.hostname(),
+        pid: dead.pid,
+        created_at: new Date().toISOString(),
+        lease_expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+        staging_prefix: ".relpub/staging/killed-tx/"
+      }
+      fs.writeFileSync(path.join(repo, ".relpub/claims/2.0.0.json"), JSON.stringify(claim))
+      fs.mkdirSync(path.join(repo, ".relpub/staging/killed-tx"))
+      fs.writeFileSync(path.join(repo, ".relpub/staging/killed-tx/app.tar.gz"), "half")
+
+      const sick = yield* runCli(["doctor", "--repository", repo])
+      assert.strictEqual(sick.code, 36, describeResult(sick))
+      assert.match(sick.stdout, /FAIL\s+no stale claims\s+stale: \.relpub\/claims\/2\.0\.0\.json/)
+
+      const repair = yield* runCli(["repair", "--repository", repo])
+      assert.strictEqual(repair.code, 0, describeResult(repair))
+      assert.match(repair.stdout, /rolled back:\s+v2\.0\.0/)
+      assert.deepStrictEqual(checkRepository(repo).problems, [])
+      assert.deepStrictEqual(snapshotTree(path.join(repo, "releases")), published)
+
+      const healthy = yield* runCli(["doctor", "--repository", repo])
+      assert.strictEqual(healthy.code, 0, describeResult(healthy))
+    }))
+})
+
+describe("relpub keygen and signed publishes", () => {
+  for (const type of ["ed25519", "ecdsa-p256", "rsa"] satisfies Array<KeyType>) {
+    it.scoped(`signs release.json and the audit record with a ${type} key openssl accepts`, () =>
+      Effect.gen(function*() {
+        const release = yield* scopedRelease()
+        const dir = yield* scopedTempDir()
+        const prefix = path.join(dir, "release-key")
+        const keygen = yield* runCli(["keygen", "--type", type, "--out", prefix])
+        assert.strictEqual(keygen.code, 0, describeResult(keygen))
+        assert.strictEqual(fs.statSync(`${prefix}.key`).mode & 0o777, 0o600)
+        const keyId = /key id ([0-9a-f]{64})/.exec(keygen.stdout)?.[1]
+        assert.isDefined(keyId, keygen.stdout)
+
+        const repo = path.join(dir, "repo")
+        const signing = ["--signing-key", `${prefix}.key`, "--sign-audit-log", "--json"]
+        const r = yield* publish(release, repo, "v1.0.0", signing)
+        const report = JSON.parse(r.stdout)
+        assert.isTrue(report.audit_log_signed)
+        assert.deepStrictEqual(checkRepository(repo).problems, [])
+
+        const recordFile = path.join(repo, "releases/v1.0.0/release.json")
+        const record = readJson(recordFile)
+        assert.strictEqual(record.signing_key_id, keyId)
+        const audit = path.join(repo, "audit/v1.0.0.audit")
+        const signed = [[recordFile, `${recordFile}.sig`], [`${audit}.json`, `${audit}.sig`]]
+        for (const [file, sig] of signed) {
+          const ok = yield* opensslVerify(type, `${prefix}.pub`, file, sig)
+          assert.strictEqual(ok.code, 0, `openssl rejects ${sig}: ${describeResult(ok)}`)
+          // The same check on other bytes must fail, or the check above proves nothing.
+          const tampered = path.join(dir, "tampered.json")
+          fs.writeFileSync(tampered, fs.readFileSync(file, "utf8").replace("v1.0.0", "v6.6.6"))
+          const bad = yield* opensslVerify(type, `${prefix}.pub`, tampered, sig)
+          assert.notStrictEqual(bad.code, 0, "openssl accepted a signature over other bytes")
+        }
+
+        const show = yield* runCli(["show", "v1.0.0", "--repository", repo])
+        assert.include(show.stdout, `signed record yes (key ${keyId})`)
+      }))
+  }
+
+  it.scoped("keygen exits 2 rather than overwrite an existing key, and leaves it unchanged", () =>
+    Effect.gen(function*() {
+      const prefix = path.join(yield* scopedTempDir(), "release-key")
+      const first = yield* runCli(["keygen", "--out", prefix])
+      assert.strictEqual(first.code, 0, describeResult(first))
+      const key = fs.readFileSync(`${prefix}.key`)
+      const again = yield* runCli(["keygen", "--out", prefix])
+      assert.strictEqual(again.code, 2, describeResult(again))
+      assert.include(again.stderr, "overwrite")
+      assert.deepStrictEqual(fs.readFileSync(`${prefix}.key`), key)
+    }))
+
+  it.scoped("exits 2 on a signing key that is not a PEM private key, writing nothing", () =>
+    Effect.gen(function*() {
+      const release = yield* scopedRelease()
+      const dir = yield* scopedTempDir()
+      const key = path.join(dir, "bad.key")
+      fs.writeFileSync(key, "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+      const repo = path.join(dir, "repo")
+      const r = yield* runCli(["publish", release.dir, "--version", "v1.0.0", "--repository", repo,
+        "--validation-result", release.validationFile, "--signing-key", key])
+      assert.strictEqual(r.code, 2, describeResult(r))
+      assert.include(r.stderr, key)
+      assert.isFalse(fs.existsSync(repo))
+    }))
+})
+
+describe("relpub --help and --version", () => {
+  const publishFlags = ["--release-dir", "--release-version", "--repository", "--repository-type",
+    "--repository-path", "--policy", "--publication-policy", "--policy-file",
+    "--verification-result", "--validation-result", "--signing-key", "--sign-audit-log",
+    "--require-signatures", "--require-encryption", "--dry-run", "--json", "--json-report",
+    "--text-report", "--lease-seconds", "--verbose", "--version"]
+
+  it.effect("relpub --help exits 0 and names every command and every publish flag", () =>
+    Effect.gen(function*() {
+      const r = yield* runCli(["--help"])
+      assert.strictEqual(r.code, 0, describeResult(r))
+      for (const command of ["publish", "list", "show", "repair", "doctor", "keygen"]) {
+        assert.match(r.stdout, new RegExp(`^\\s*-?\\s*${command}\\b`, "m"), command)
+      }
+      for (const flag of publishFlags) assert.include(r.stdout, flag)
+    }))
+
+  it.effect("relpub publish --help exits 0 and describes every flag", () =>
+    Effect.gen(function*() {
+      const r = yield* runCli(["publish", "--help"])
+      assert.strictEqual(r.code, 0, describeResult(r))
+      for (const flag of publishFlags) assert.include(r.stdout, flag)
+      assert.include(r.stdout, "(also --version)")
+    }))
+
+  it.effect("relpub --version prints the version of package.json", () =>
+    Effect.gen(function*() {
+      const r = yield* runCli(["--version"])
+      assert.strictEqual(r.code, 0, describeResult(r))
+      assert.strictEqual(r.stdout.trim(), readJson(path.join(ROOT, "package.json")).version)
+    }))
+
+  it.effect("relpub publish --version without a value exits 2, not printing the version", () =>
+    Effect.gen(function*() {
+      const r = yield* runCli(["publish", "--version"])
+      assert.strictEqual(r.code, 2, describeResult(r))
+      assert.notStrictEqual(r.stdout.trim(), readJson(path.join(ROOT, "package.json")).version)
+    }))
+})
