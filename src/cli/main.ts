@@ -6,11 +6,13 @@ import { exitCodeOf, type PublishError } from "../domain/Errors.ts"
 import { ExitCode } from "../domain/ExitCode.ts"
 import { rewriteArgv } from "./argv.ts"
 import { listCommand, showCommand } from "./commands/catalog.ts"
+import { fetchCommand } from "./commands/fetch.ts"
 import { keygenCommand } from "./commands/keygen.ts"
 import { doctorCommand, repairCommand } from "./commands/maintenance.ts"
 import { prepareCommand } from "./commands/prepare.ts"
 import { publishCommand } from "./commands/publish.ts"
 import { verifyCommand } from "./commands/verify.ts"
+import { verifyRepoCommand } from "./commands/verifyRepo.ts"
 import { CliExit, layer as exitLayer, setExitCode } from "./exit.ts"
 import { plainConsoleLayer, wantsPlainOutput } from "./plainConsole.ts"
 
@@ -28,6 +30,8 @@ const relpub = Command.make("relpub").pipe(
     prepareCommand,
     listCommand,
     showCommand,
+    verifyRepoCommand,
+    fetchCommand,
     repairCommand,
     doctorCommand,
     keygenCommand

@@ -1,11 +1,13 @@
 import { Clock, Effect, Either, Option, Schema } from "effect"
-import { AlreadyExists, StorageError } from "../domain/Errors.ts"
+import { StorageError } from "../domain/Errors.ts"
 import { type AuditRecord, Keys, ReleaseRecord } from "../domain/Records.ts"
+import { guaranteeProbes, type Probe } from "./Guarantees.ts"
 import { compareVersions } from "../domain/Version.ts"
 import { Hasher } from "./Hasher.ts"
 import { indexEntryOf, readIndex, recordInIndex } from "./Publisher.ts"
 import { Repository } from "./Repository.ts"
 import { RuntimeInfo } from "./Runtime.ts"
+import { Signer } from "./Signer.ts"
 import { decodeClaim, isStale, rollBackAttempt } from "./Transaction.ts"
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -44,6 +46,7 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
     const repo = yield* Repository
     const runtime = yield* RuntimeInfo
     const hasher = yield* Hasher
+    const signer = yield* Signer
     const rolled: Array<string> = []
     const cleaned: Array<string> = []
     const indexed: Array<string> = []
@@ -156,7 +159,7 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
           policy_mode: "strict",
           transaction_id: txid
         },
-        signing_key_id: null,
+        signing_key_id: Option.isSome(signer) ? signer.value.keyId : null,
         details
       }), { record: auditKey, signature: Keys.repairAuditSignature(txid) })
     }
@@ -188,12 +191,7 @@ export const showRelease = (version: string) =>
     return Option.some({ record: record.right, signed: Option.isSome(signature) })
   })
 
-/** One probe of `doctor`. */
-export interface Probe {
-  readonly name: string
-  readonly ok: boolean
-  readonly detail: string
-}
+export type { Probe }
 
 /**
  * Probe the repository for the guarantees relpub relies on, writing only
@@ -223,27 +221,7 @@ export const doctor = Effect.gen(function*() {
     if (!listed.some((o) => o.key === `${prefix}listed`)) return yield* Effect.fail("written object not listed")
     return "a new object is listed at once"
   }))
-  yield* run("create-only, sequential", Effect.gen(function*() {
-    yield* repo.create(`${prefix}once`, bytes("1"))
-    const second = yield* Effect.either(repo.create(`${prefix}once`, bytes("2")))
-    if (Either.isRight(second)) return yield* Effect.fail("a second create-only write succeeded")
-    if (!(second.left instanceof AlreadyExists)) return yield* Effect.fail(second.left.message)
-    return "second write refused"
-  }))
-  yield* run("create-only, 16 racing writers", Effect.gen(function*() {
-    const results = yield* Effect.forEach(Array.from({ length: 16 }, (_, i) => i), (i) =>
-      Effect.either(repo.create(`${prefix}race`, bytes(String(i)))), { concurrency: "unbounded" })
-    const winners = results.filter(Either.isRight).length
-    if (winners !== 1) return yield* Effect.fail(`${winners} writers won`)
-    return "exactly one winner"
-  }))
-  yield* run("compare-and-swap", Effect.gen(function*() {
-    const first = yield* repo.swap(`${prefix}cas`, bytes("1"), undefined)
-    yield* repo.swap(`${prefix}cas`, bytes("2"), first.etag)
-    const stale = yield* Effect.either(repo.swap(`${prefix}cas`, bytes("3"), first.etag))
-    if (Either.isRight(stale)) return yield* Effect.fail("a write with a stale token succeeded")
-    return "stale token refused"
-  }))
+  for (const probe of guaranteeProbes(repo, prefix)) yield* run(probe.name, probe.body)
   yield* run("index readable", Effect.map(readIndex(repo), ({ index }) => `${index.total_releases} releases`))
   yield* run("no stale claims", Effect.gen(function*() {
     const stale: Array<string> = []
@@ -260,4 +238,3 @@ export const doctor = Effect.gen(function*() {
   const elapsed = (yield* Clock.currentTimeMillis) - start
   return { probes, elapsedMillis: elapsed }
 })
-

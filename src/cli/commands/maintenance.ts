@@ -1,5 +1,7 @@
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import { Console, Effect, Layer, Option } from "effect"
+import { KeyError } from "../../domain/Errors.ts"
 import { ExitCode } from "../../domain/ExitCode.ts"
 import * as Hasher from "../../services/Hasher.ts"
 import { doctor, repair } from "../../services/Maintenance.ts"
@@ -9,13 +11,30 @@ import { setExitCode } from "../exit.ts"
 import { repositoryLayer, repositoryOptions } from "../repository.ts"
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text"))
-const layers = (args: Parameters<typeof repositoryLayer>[0]) =>
-  Layer.mergeAll(repositoryLayer(args), Runtime.layer, Signer.layerNone).pipe(Layer.provideMerge(Hasher.layer))
+const layers = (args: Parameters<typeof repositoryLayer>[0], signer: Layer.Layer<Signer.Signer, KeyError> = Signer.layerNone) =>
+  Layer.mergeAll(repositoryLayer(args), Runtime.layer, signer).pipe(Layer.provideMerge(Hasher.layer))
+
+const signerFrom = (file: Option.Option<string>): Layer.Layer<Signer.Signer, KeyError> =>
+  Option.match(file, {
+    onNone: () => Signer.layerNone,
+    onSome: (path) =>
+      Layer.unwrapEffect(Effect.map(
+        Effect.try({
+          try: () => fs.readFileSync(path, "utf8"),
+          catch: (e) => new KeyError({ file: path, detail: `cannot be read (${(e as Error).message})` })
+        }),
+        (pem) => Signer.layerFromPem(path, pem)
+      ))
+  })
 
 export const repairCommand = Command.make("repair", {
   ...repositoryOptions,
   force: Options.boolean("force").pipe(
     Options.withDescription("Also roll back claims that are not stale (only when no publish is running)")
+  ),
+  signingKey: Options.file("signing-key", { exists: "yes" }).pipe(
+    Options.withDescription("PEM private key: signs the index and the audit records repair writes"),
+    Options.optional
   ),
   json
 }, (args) =>
@@ -30,7 +49,7 @@ export const repairCommand = Command.make("repair", {
       `still running: ${list(report.liveClaims)}`,
       report.auditKey === undefined ? "nothing to record" : `audit record:  ${report.auditKey}`
     ].join("\n"))
-  }).pipe(Effect.provide(layers(args)))).pipe(
+  }).pipe(Effect.provide(layers(args, signerFrom(args.signingKey))))).pipe(
     Command.withDescription("Roll back publishes that were killed, clean up leftovers, finish interrupted index updates")
   )
 
