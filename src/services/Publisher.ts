@@ -22,6 +22,7 @@ import {
 } from "../domain/Records.ts"
 import { parseVersion } from "../domain/Version.ts"
 import { indexMarkdownSerial, renderIndexMarkdown } from "../domain/IndexMarkdown.ts"
+import { ensureSafeBackend } from "./Guarantees.ts"
 import { Hasher } from "./Hasher.ts"
 import { type Release, ReleaseReader } from "./ReleaseReader.ts"
 import { Repository, type RepositoryShape } from "./Repository.ts"
@@ -47,6 +48,8 @@ export interface PublishRequest {
    */
   readonly trustedKeysDir?: string | undefined
   readonly dryRun?: boolean | undefined
+  /** Publish even into a backend that failed the guarantee probes (docs/cloud.md). */
+  readonly allowUnsafeBackend?: boolean | undefined
   /** How long a claim protects an attempt before others may take it over. */
   readonly leaseMillis?: number | undefined
 }
@@ -490,6 +493,7 @@ export const publish = (request: PublishRequest) =>
         auditSigned: false
       } satisfies PublishOutcome
     }
+    yield* ensureSafeBackend(request.allowUnsafeBackend === true)
     const done = yield* commit(inspection)
     return {
       inspection,

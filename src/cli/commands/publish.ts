@@ -67,6 +67,9 @@ export const publishOptions = {
   requireEncryption: Options.boolean("require-encryption").pipe(
     Options.withDescription("Fail (35) unless the release holds encrypted (.enc) artifacts")
   ),
+  allowUnsafeBackend: Options.boolean("allow-unsafe-backend").pipe(
+    Options.withDescription("Publish even if the repository failed the create-only or compare-and-swap probes")
+  ),
   dryRun: Options.boolean("dry-run").pipe(
     Options.withDescription("Check everything and report, but write nothing to the repository")
   ),
@@ -139,6 +142,7 @@ const requestOf = (args: PublishArgs, policyFile: PolicyFile | undefined): Publi
       ? undefined
       : nodePath.resolve(nodePath.dirname(args.policyFile.value), policyFile.trusted_keys)),
   dryRun: args.dryRun,
+  allowUnsafeBackend: args.allowUnsafeBackend,
   leaseMillis: Option.getOrUndefined(Option.map(args.leaseSeconds, (s) => s * 1000))
 })
 
