@@ -159,8 +159,9 @@ const expected = (s: Scenario): ReadonlyArray<Expected> => {
   if (s.validation === "none" && s.requireValidation) out.push(["validation", 31, "policy"])
   if (s.refusedEntry) out.push(["manifest", 33, "refuse"])
   if (s.manifest === "missing") out.push(["manifest", 33, "policy"])
-  if (s.manifest === "hash") out.push(["manifest", 30, "refuse"])
-  if (["invalid", "size", "unlisted", "absent", "version"].includes(s.manifest)) {
+  // A size that differs is a content mismatch, like a hash that differs.
+  if (s.manifest === "hash" || s.manifest === "size") out.push(["manifest", 30, "refuse"])
+  if (["invalid", "unlisted", "absent", "version"].includes(s.manifest)) {
     out.push(["manifest", 33, "refuse"])
   }
   if (s.requireSignatures) {
@@ -247,7 +248,7 @@ describe("Checks", () => {
       ["no manifest", { manifest: "missing" }, [["manifest", 33, "policy"]]],
       ["a malformed manifest", { manifest: "invalid" }, [["manifest", 33, "refuse"]]],
       ["a hash mismatch", { manifest: "hash" }, [["manifest", 30, "refuse"]]],
-      ["a size mismatch", { manifest: "size" }, [["manifest", 33, "refuse"]]],
+      ["a size mismatch", { manifest: "size" }, [["manifest", 30, "refuse"]]],
       ["a file outside the manifest", { manifest: "unlisted" }, [["manifest", 33, "refuse"]]],
       ["a listed file that is absent", { manifest: "absent" }, [["manifest", 33, "refuse"]]],
       ["a manifest for another version", { manifest: "version" }, [["manifest", 33, "refuse"]]],
