@@ -31,10 +31,13 @@ export type PublishReleaseResult =
  * Publish from plain async code into a local repository. Never rejects for
  * an expected failure: the result carries the exit code and the typed error.
  */
-export const publishRelease = async (options: PublishReleaseOptions): Promise<PublishReleaseResult> => {
-  const signer = options.signingKeyFile === undefined
-    ? Signer.layerNone
-    : Signer.layerFromPem(options.signingKeyFile, fs.readFileSync(options.signingKeyFile, "utf8"))
+export const publishRelease = async (
+  options: PublishReleaseOptions
+): Promise<PublishReleaseResult> => {
+  const signer =
+    options.signingKeyFile === undefined
+      ? Signer.layerNone
+      : Signer.layerFromPem(options.signingKeyFile, fs.readFileSync(options.signingKeyFile, "utf8"))
   const layers = Layer.mergeAll(
     LocalRepository.layer(options.repository ?? "./artifact-repository"),
     ReleaseReader.layer,

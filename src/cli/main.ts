@@ -57,7 +57,7 @@ const program = (argv: ReadonlyArray<string>) =>
 
 export const main = (argv: ReadonlyArray<string>) => {
   let exitCode: number = ExitCode.Unexpected
-  const run = Effect.gen(function*() {
+  const run = Effect.gen(function* () {
     yield* program(argv)
     exitCode = yield* Ref.get(yield* CliExit)
   }).pipe(

@@ -3,7 +3,8 @@ import { Console, Effect, Layer } from "effect"
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g
 
-const strip = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a))
+const strip = (args: ReadonlyArray<unknown>) =>
+  args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a))
 
 /**
  * Help and messages without colour codes when output is not a terminal or
@@ -15,7 +16,8 @@ export const plainConsoleLayer: Layer.Layer<never> = Layer.unwrapEffect(
       ...current,
       log: (...args: ReadonlyArray<unknown>) => current.log(...strip(args)),
       error: (...args: ReadonlyArray<unknown>) => current.error(...strip(args))
-    }))
+    })
+  )
 )
 
 export const wantsPlainOutput = (): boolean =>

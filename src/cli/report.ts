@@ -65,18 +65,29 @@ export const buildReport = (
   const violations = error?._tag === "PolicyRejected" ? error.violations : []
   const warnings = error?._tag === "PolicyRejected" ? error.warnings : []
   const code = error !== undefined ? exitCodeOf(error) : interrupted ? 130 : ExitCode.Unexpected
-  const messages = error !== undefined
-    ? (violations.length > 0 ? violations.map((v) => v.message) : [error.message])
-    : [interrupted ? "interrupted; the attempt was rolled back" : Cause.pretty(exit.cause)]
+  const messages =
+    error !== undefined
+      ? violations.length > 0
+        ? violations.map((v) => v.message)
+        : [error.message]
+      : [interrupted ? "interrupted; the attempt was rolled back" : Cause.pretty(exit.cause)]
   return {
     ...base,
     status: "failed",
-    verification_passed: error !== undefined && error._tag === "PolicyRejected" &&
-      passedCheck([...violations, ...warnings], "verification") && passedCheck(violations, "manifest"),
-    validation_passed: error !== undefined && error._tag === "PolicyRejected" &&
+    verification_passed:
+      error !== undefined &&
+      error._tag === "PolicyRejected" &&
+      passedCheck([...violations, ...warnings], "verification") &&
+      passedCheck(violations, "manifest"),
+    validation_passed:
+      error !== undefined &&
+      error._tag === "PolicyRejected" &&
       passedCheck([...violations, ...warnings], "validation"),
-    metadata_complete: error !== undefined && error._tag === "PolicyRejected" &&
-      passedCheck([...violations, ...warnings], "metadata") && passedCheck(violations, "manifest"),
+    metadata_complete:
+      error !== undefined &&
+      error._tag === "PolicyRejected" &&
+      passedCheck([...violations, ...warnings], "metadata") &&
+      passedCheck(violations, "manifest"),
     signatures_present: false,
     artifacts_published: [],
     total_size_bytes: 0,

@@ -7,7 +7,11 @@ import * as GcsRepository from "../services/GcsRepository.ts"
 import * as Hasher from "../services/Hasher.ts"
 import * as LocalRepository from "../services/LocalRepository.ts"
 import type { Repository } from "../services/Repository.ts"
-import { DEFAULT_REPOSITORY_PATH, parseRepository, type RepositoryTarget } from "../services/RepositoryUrl.ts"
+import {
+  DEFAULT_REPOSITORY_PATH,
+  parseRepository,
+  type RepositoryTarget
+} from "../services/RepositoryUrl.ts"
 import * as S3Repository from "../services/S3Repository.ts"
 
 export const DEFAULT_REPOSITORY = DEFAULT_REPOSITORY_PATH
@@ -22,7 +26,9 @@ export const repositoryOptions = {
     Options.optional
   ),
   repositoryType: Options.choice("repository-type", ["local", "s3", "gcs", "azure"]).pipe(
-    Options.withDescription("Repository type (original specification's flag), with --repository-bucket/-prefix/-path"),
+    Options.withDescription(
+      "Repository type (original specification's flag), with --repository-bucket/-prefix/-path"
+    ),
     Options.optional
   ),
   repositoryPath: Options.text("repository-path").pipe(
@@ -38,12 +44,16 @@ export const repositoryOptions = {
     Options.optional
   ),
   endpoint: Options.text("endpoint").pipe(
-    Options.withDescription("Service endpoint URL (S3-compatible stores, emulators, sovereign clouds)"),
+    Options.withDescription(
+      "Service endpoint URL (S3-compatible stores, emulators, sovereign clouds)"
+    ),
     Options.optional
   ),
   region: Options.text("region").pipe(Options.withDescription("S3 region"), Options.optional),
   pathStyle: Options.boolean("path-style").pipe(
-    Options.withDescription("S3 path-style addressing (MinIO, SeaweedFS, Ceph and most S3-compatible stores)")
+    Options.withDescription(
+      "S3 path-style addressing (MinIO, SeaweedFS, Ceph and most S3-compatible stores)"
+    )
   )
 }
 
@@ -59,17 +69,22 @@ export interface RepositoryChoice {
 }
 
 /** Resolve the repository flags to a target, or fail with a usage error naming the value. */
-export const resolveRepository = (choice: RepositoryChoice): Effect.Effect<RepositoryTarget, UsageError> =>
-  Either.match(parseRepository({
-    repository: Option.getOrUndefined(choice.repository),
-    repositoryType: Option.getOrUndefined(choice.repositoryType),
-    repositoryPath: Option.getOrUndefined(choice.repositoryPath),
-    repositoryBucket: Option.getOrUndefined(choice.repositoryBucket),
-    repositoryPrefix: Option.getOrUndefined(choice.repositoryPrefix),
-    endpoint: Option.getOrUndefined(choice.endpoint),
-    region: Option.getOrUndefined(choice.region),
-    pathStyle: choice.pathStyle
-  }), { onLeft: Effect.fail, onRight: Effect.succeed })
+export const resolveRepository = (
+  choice: RepositoryChoice
+): Effect.Effect<RepositoryTarget, UsageError> =>
+  Either.match(
+    parseRepository({
+      repository: Option.getOrUndefined(choice.repository),
+      repositoryType: Option.getOrUndefined(choice.repositoryType),
+      repositoryPath: Option.getOrUndefined(choice.repositoryPath),
+      repositoryBucket: Option.getOrUndefined(choice.repositoryBucket),
+      repositoryPrefix: Option.getOrUndefined(choice.repositoryPrefix),
+      endpoint: Option.getOrUndefined(choice.endpoint),
+      region: Option.getOrUndefined(choice.region),
+      pathStyle: choice.pathStyle
+    }),
+    { onLeft: Effect.fail, onRight: Effect.succeed }
+  )
 
 /** The Repository layer for a target; cloud SDKs load only inside their layer. */
 export const layerFor = (target: RepositoryTarget): Layer.Layer<Repository, StorageError> => {
@@ -85,5 +100,7 @@ export const layerFor = (target: RepositoryTarget): Layer.Layer<Repository, Stor
   }
 }
 
-export const repositoryLayer = (choice: RepositoryChoice): Layer.Layer<Repository, UsageError | StorageError> =>
+export const repositoryLayer = (
+  choice: RepositoryChoice
+): Layer.Layer<Repository, UsageError | StorageError> =>
   Layer.unwrapEffect(Effect.map(resolveRepository(choice), layerFor))

@@ -22,7 +22,11 @@ export type ResultInput<A> =
 export type ManifestInput =
   | { readonly _tag: "Missing" }
   | { readonly _tag: "Valid"; readonly manifest: Manifest }
-  | { readonly _tag: "Invalid"; readonly file: string; readonly problems: ReadonlyArray<ManifestProblem> }
+  | {
+      readonly _tag: "Invalid"
+      readonly file: string
+      readonly problems: ReadonlyArray<ManifestProblem>
+    }
 
 /** A signature finding from the verifiers (`ok: false` when invalid or by an unknown key). */
 export interface SignatureFinding {
@@ -64,8 +68,15 @@ const verificationChecks = (policy: Policy, facts: ReleaseFacts): Array<Violatio
     return [violation("verification", 30, "policy", v.file, `${v.file}: verification did not pass`)]
   }
   if (v._tag === "None" && policy.requireVerificationResult) {
-    return [violation("verification", 30, "policy", undefined,
-      "the policy requires a verification result file (--verification-result)")]
+    return [
+      violation(
+        "verification",
+        30,
+        "policy",
+        undefined,
+        "the policy requires a verification result file (--verification-result)"
+      )
+    ]
   }
   return []
 }
@@ -77,29 +88,55 @@ const validationChecks = (policy: Policy, facts: ReleaseFacts): Array<Violation>
     return [violation("validation", 31, "policy", v.file, `${v.file}: validation did not pass`)]
   }
   if (v._tag === "None" && policy.requireValidation) {
-    return [violation("validation", 31, "policy", undefined,
-      "no validation result given (--validation-result)")]
+    return [
+      violation(
+        "validation",
+        31,
+        "policy",
+        undefined,
+        "no validation result given (--validation-result)"
+      )
+    ]
   }
   return []
 }
 
 const manifestChecks = (facts: ReleaseFacts): Array<Violation> => {
   const out: Array<Violation> = []
-  for (const r of facts.refused) out.push(violation("manifest", 33, "refuse", r.path, `${r.path}: ${r.reason}`))
+  for (const r of facts.refused)
+    out.push(violation("manifest", 33, "refuse", r.path, `${r.path}: ${r.reason}`))
   const m = facts.manifest
   if (m._tag === "Invalid") {
-    for (const p of m.problems) out.push(violation("manifest", 33, "refuse", m.file, `${p.where}: ${p.message}`))
+    for (const p of m.problems)
+      out.push(violation("manifest", 33, "refuse", m.file, `${p.where}: ${p.message}`))
     return out
   }
   if (m._tag === "Missing") {
-    out.push(violation("manifest", 33, "policy", undefined,
-      "no manifest.json or SHA256SUMS in the release directory"))
+    out.push(
+      violation(
+        "manifest",
+        33,
+        "policy",
+        undefined,
+        "no manifest.json or SHA256SUMS in the release directory"
+      )
+    )
     return out
   }
   const manifest = m.manifest
-  if (manifest.version !== undefined && canonicalVersion(manifest.version) !== canonicalVersion(facts.version)) {
-    out.push(violation("manifest", 33, "refuse", manifest.source,
-      `${manifest.source} is for version ${manifest.version}, not ${facts.version}`))
+  if (
+    manifest.version !== undefined &&
+    canonicalVersion(manifest.version) !== canonicalVersion(facts.version)
+  ) {
+    out.push(
+      violation(
+        "manifest",
+        33,
+        "refuse",
+        manifest.source,
+        `${manifest.source} is for version ${manifest.version}, not ${facts.version}`
+      )
+    )
   }
   const onDisk = new Map(facts.files.map((f) => [f.path, f.size]))
   const listed = new Set<string>()
@@ -107,26 +144,54 @@ const manifestChecks = (facts: ReleaseFacts): Array<Violation> => {
     listed.add(entry.path)
     const size = onDisk.get(entry.path)
     if (size === undefined) {
-      out.push(violation("manifest", 33, "refuse", entry.path,
-        `${entry.path}: listed in ${manifest.source} but not in the release directory`))
+      out.push(
+        violation(
+          "manifest",
+          33,
+          "refuse",
+          entry.path,
+          `${entry.path}: listed in ${manifest.source} but not in the release directory`
+        )
+      )
       continue
     }
     if (entry.size !== undefined && entry.size !== size) {
       // Different bytes, found without hashing: the hash mismatch of DESIGN.md (30).
-      out.push(violation("manifest", 30, "refuse", entry.path,
-        `${entry.path}: size is ${size} bytes, ${manifest.source} says ${entry.size}`))
+      out.push(
+        violation(
+          "manifest",
+          30,
+          "refuse",
+          entry.path,
+          `${entry.path}: size is ${size} bytes, ${manifest.source} says ${entry.size}`
+        )
+      )
       continue
     }
     const actual = facts.hashes?.get(entry.path)
     if (actual !== undefined && actual !== entry.sha256) {
-      out.push(violation("manifest", 30, "refuse", entry.path,
-        `${entry.path}: SHA-256 is ${actual}, ${manifest.source} says ${entry.sha256}`))
+      out.push(
+        violation(
+          "manifest",
+          30,
+          "refuse",
+          entry.path,
+          `${entry.path}: SHA-256 is ${actual}, ${manifest.source} says ${entry.sha256}`
+        )
+      )
     }
   }
   for (const f of facts.files) {
     if (!listed.has(f.path) && !isManifestMetadata(f.path)) {
-      out.push(violation("manifest", 33, "refuse", f.path,
-        `${f.path}: present in the release directory but not listed in ${manifest.source}`))
+      out.push(
+        violation(
+          "manifest",
+          33,
+          "refuse",
+          f.path,
+          `${f.path}: present in the release directory but not listed in ${manifest.source}`
+        )
+      )
     }
   }
   return out
@@ -137,22 +202,43 @@ const signatureChecks = (policy: Policy, facts: ReleaseFacts): Array<Violation> 
   const signatures = facts.files.filter((f) => isSignatureFile(f.path))
   if (policy.requireSignatures) {
     if (signatures.length === 0) {
-      out.push(violation("signatures", 34, "policy", undefined,
-        "signatures are required but the release has no .sig, .asc, .minisig or .sigstore.json file"))
+      out.push(
+        violation(
+          "signatures",
+          34,
+          "policy",
+          undefined,
+          "signatures are required but the release has no .sig, .asc, .minisig or .sigstore.json file"
+        )
+      )
     } else {
       const coversAll = signatures.some((s) => isManifestMetadata(signedSubject(s.path) ?? ""))
       if (!coversAll) {
         const signed = new Set(signatures.map((s) => signedSubject(s.path)))
         for (const f of facts.files) {
           if (!isSignatureFile(f.path) && !isManifestMetadata(f.path) && !signed.has(f.path)) {
-            out.push(violation("signatures", 34, "policy", f.path,
-              `${f.path}: no detached signature, and no signature over the manifest`))
+            out.push(
+              violation(
+                "signatures",
+                34,
+                "policy",
+                f.path,
+                `${f.path}: no detached signature, and no signature over the manifest`
+              )
+            )
           }
         }
       }
       if (!facts.trustedKeysGiven) {
-        out.push(violation("signatures", 30, "policy", undefined,
-          "signatures are required but no trusted keys were given (--trusted-keys), so none can be verified"))
+        out.push(
+          violation(
+            "signatures",
+            30,
+            "policy",
+            undefined,
+            "signatures are required but no trusted keys were given (--trusted-keys), so none can be verified"
+          )
+        )
       }
     }
   }
@@ -164,19 +250,33 @@ const signatureChecks = (policy: Policy, facts: ReleaseFacts): Array<Violation> 
 
 const encryptionChecks = (policy: Policy, facts: ReleaseFacts): Array<Violation> =>
   policy.requireEncryption && !facts.files.some((f) => isEncryptedFile(f.path))
-    ? [violation("encryption", 35, "policy", undefined,
-      "encrypted artifacts are required but the release has no .enc file")]
+    ? [
+        violation(
+          "encryption",
+          35,
+          "policy",
+          undefined,
+          "encrypted artifacts are required but the release has no .enc file"
+        )
+      ]
     : []
 
-const metadataChecks = (policy: Policy, facts: ReleaseFacts, notes: Array<string>): Array<Violation> => {
+const metadataChecks = (
+  policy: Policy,
+  facts: ReleaseFacts,
+  notes: Array<string>
+): Array<Violation> => {
   const out: Array<Violation> = []
   if (!facts.files.some((f) => isSbomFile(f.path))) {
-    if (policy.requireSbom) out.push(violation("metadata", 33, "policy", undefined, "the policy requires an SBOM"))
+    if (policy.requireSbom)
+      out.push(violation("metadata", 33, "policy", undefined, "the policy requires an SBOM"))
     else notes.push("no SBOM in the release (*.cdx.json, *.spdx.json, bom.json, sbom*.json)")
   }
   if (!facts.files.some((f) => isProvenanceFile(f.path))) {
     if (policy.requireProvenance) {
-      out.push(violation("metadata", 33, "policy", undefined, "the policy requires SLSA provenance"))
+      out.push(
+        violation("metadata", 33, "policy", undefined, "the policy requires SLSA provenance")
+      )
     } else notes.push("no SLSA provenance in the release (*.intoto.jsonl, *provenance*.json)")
   }
   return out
@@ -185,24 +285,49 @@ const metadataChecks = (policy: Policy, facts: ReleaseFacts, notes: Array<string
 const ruleChecks = (policy: Policy, facts: ReleaseFacts): Array<Violation> => {
   const out: Array<Violation> = []
   if (policy.maxFiles !== undefined && facts.files.length > policy.maxFiles) {
-    out.push(violation("rules", ExitCode.PolicyViolation, "policy", undefined,
-      `the release has ${facts.files.length} files; the policy allows ${policy.maxFiles}`))
+    out.push(
+      violation(
+        "rules",
+        ExitCode.PolicyViolation,
+        "policy",
+        undefined,
+        `the release has ${facts.files.length} files; the policy allows ${policy.maxFiles}`
+      )
+    )
   }
   let total = 0
   for (const f of facts.files) {
     total += f.size
     if (policy.maxFileBytes !== undefined && f.size > policy.maxFileBytes) {
-      out.push(violation("rules", 38, "policy", f.path,
-        `${f.path}: ${f.size} bytes exceeds the policy's max_file_bytes ${policy.maxFileBytes}`))
+      out.push(
+        violation(
+          "rules",
+          38,
+          "policy",
+          f.path,
+          `${f.path}: ${f.size} bytes exceeds the policy's max_file_bytes ${policy.maxFileBytes}`
+        )
+      )
     }
-    const ext = policy.forbiddenExtensions.find((e) => f.path.toLowerCase().endsWith(e.toLowerCase()))
+    const ext = policy.forbiddenExtensions.find((e) =>
+      f.path.toLowerCase().endsWith(e.toLowerCase())
+    )
     if (ext !== undefined) {
-      out.push(violation("rules", 38, "policy", f.path, `${f.path}: the policy forbids ${ext} files`))
+      out.push(
+        violation("rules", 38, "policy", f.path, `${f.path}: the policy forbids ${ext} files`)
+      )
     }
   }
   if (policy.maxReleaseBytes !== undefined && total > policy.maxReleaseBytes) {
-    out.push(violation("rules", 38, "policy", undefined,
-      `the release has ${total} bytes; the policy's max_release_bytes is ${policy.maxReleaseBytes}`))
+    out.push(
+      violation(
+        "rules",
+        38,
+        "policy",
+        undefined,
+        `the release has ${total} bytes; the policy's max_release_bytes is ${policy.maxReleaseBytes}`
+      )
+    )
   }
   return out
 }

@@ -62,10 +62,16 @@ const checkEntries = (
   for (const entry of entries) {
     const problem = pathProblem(entry.path)
     if (problem !== undefined) {
-      problems.push({ where: entry.where, message: `${JSON.stringify(entry.path)}: ${describePathProblem(problem)}` })
+      problems.push({
+        where: entry.where,
+        message: `${JSON.stringify(entry.path)}: ${describePathProblem(problem)}`
+      })
     }
     if (seen.has(entry.path)) {
-      problems.push({ where: entry.where, message: `${JSON.stringify(entry.path)} is listed twice` })
+      problems.push({
+        where: entry.where,
+        message: `${JSON.stringify(entry.path)} is listed twice`
+      })
     }
     seen.add(entry.path)
     if (entry.path === source) {
@@ -92,13 +98,18 @@ export const parseManifestJson = (
   try {
     raw = JSON.parse(text)
   } catch (e) {
-    return Either.left([{ where: MANIFEST_JSON, message: `not valid JSON: ${(e as Error).message}` }])
+    return Either.left([
+      { where: MANIFEST_JSON, message: `not valid JSON: ${(e as Error).message}` }
+    ])
   }
   const decoded = Schema.decodeUnknownEither(ManifestJson)(raw, { onExcessProperty: "ignore" })
   if (Either.isLeft(decoded)) {
     return Either.left([{ where: MANIFEST_JSON, message: formatParseError(decoded.left) }])
   }
-  const entries = decoded.right.files.map((f, i) => ({ ...f, where: `${MANIFEST_JSON} files[${i}]` }))
+  const entries = decoded.right.files.map((f, i) => ({
+    ...f,
+    where: `${MANIFEST_JSON} files[${i}]`
+  }))
   const problems = checkEntries("manifest.json", entries)
   if (problems.length > 0) return Either.left(problems)
   return Either.right({
@@ -123,7 +134,10 @@ export const parseSha256Sums = (
     const clean = line.endsWith("\r") ? line.slice(0, -1) : line
     if (clean.trim() === "") return
     if (clean.startsWith("\\")) {
-      problems.push({ where, message: "escaped file names (backslash or newline in the name) are refused" })
+      problems.push({
+        where,
+        message: "escaped file names (backslash or newline in the name) are refused"
+      })
       return
     }
     const match = SUM_LINE.exec(clean)
@@ -160,8 +174,9 @@ export const formatManifestJson = (
   version?: string
 ): string => {
   const sorted = [...files].sort((a, b) => comparePaths(a.path, b.path))
-  const body = version === undefined
-    ? { schema: "relpub/manifest/v1", files: sorted }
-    : { schema: "relpub/manifest/v1", version, files: sorted }
+  const body =
+    version === undefined
+      ? { schema: "relpub/manifest/v1", files: sorted }
+      : { schema: "relpub/manifest/v1", version, files: sorted }
   return JSON.stringify(body, null, 2) + "\n"
 }

@@ -5,9 +5,12 @@
  */
 
 const asRecord = (u: unknown): Record<string, unknown> | undefined =>
-  typeof u === "object" && u !== null && !Array.isArray(u) ? (u as Record<string, unknown>) : undefined
+  typeof u === "object" && u !== null && !Array.isArray(u)
+    ? (u as Record<string, unknown>)
+    : undefined
 
-const str = (u: unknown): string | undefined => (typeof u === "string" && u.length > 0 ? u : undefined)
+const str = (u: unknown): string | undefined =>
+  typeof u === "string" && u.length > 0 ? u : undefined
 
 const parseJson = (text: string): unknown => {
   try {
@@ -26,7 +29,11 @@ export const sbomId = (text: string): string | undefined => {
 
 /** The in-toto statement inside plain JSON, a DSSE envelope, or the first line of a JSON Lines file. */
 export const provenanceStatement = (text: string): Record<string, unknown> | undefined => {
-  const first = text.trimStart().split("\n").find((line) => line.trim() !== "") ?? ""
+  const first =
+    text
+      .trimStart()
+      .split("\n")
+      .find((line) => line.trim() !== "") ?? ""
   const parsed = asRecord(parseJson(text)) ?? asRecord(parseJson(first))
   if (parsed === undefined) return undefined
   const payload = str(parsed["payload"])
@@ -36,7 +43,9 @@ export const provenanceStatement = (text: string): Record<string, unknown> | und
   const envelope = asRecord(parsed["dsseEnvelope"])
   if (envelope !== undefined) {
     const inner = str(envelope["payload"])
-    return inner === undefined ? undefined : asRecord(parseJson(Buffer.from(inner, "base64").toString("utf8")))
+    return inner === undefined
+      ? undefined
+      : asRecord(parseJson(Buffer.from(inner, "base64").toString("utf8")))
   }
   return parsed
 }
@@ -52,8 +61,13 @@ export const slsaId = (text: string): string | undefined => {
   const predicate = asRecord(statement["predicate"])
   const v1 = asRecord(asRecord(asRecord(predicate?.["runDetails"])?.["metadata"]))?.["invocationId"]
   const v02 = asRecord(predicate?.["metadata"])?.["buildInvocationId"]
-  const builder = str(asRecord(asRecord(predicate?.["runDetails"])?.["builder"])?.["id"]) ??
+  const builder =
+    str(asRecord(asRecord(predicate?.["runDetails"])?.["builder"])?.["id"]) ??
     str(asRecord(predicate?.["builder"])?.["id"])
   const type = str(statement["predicateType"])
-  return str(v1) ?? str(v02) ?? (type === undefined ? undefined : builder === undefined ? type : `${type}#${builder}`)
+  return (
+    str(v1) ??
+    str(v02) ??
+    (type === undefined ? undefined : builder === undefined ? type : `${type}#${builder}`)
+  )
 }

@@ -84,7 +84,9 @@ export type IndexSignature = typeof IndexSignature.Type
  * @category models
  */
 export const RepositoryIndex = Schema.Struct({
-  schema: Schema.optionalWith(Schema.Literal("relpub/index/v1"), { default: () => "relpub/index/v1" as const }),
+  schema: Schema.optionalWith(Schema.Literal("relpub/index/v1"), {
+    default: () => "relpub/index/v1" as const
+  }),
   total_releases: Schema.Int,
   last_updated: Schema.NullOr(Timestamp),
   serial: Schema.optionalWith(Schema.Int, { default: () => 0 }),

@@ -6,7 +6,13 @@
  */
 import { MANIFEST_JSON, SHA256SUMS } from "./Manifest.ts"
 
-export const SIGNATURE_SUFFIXES = [".sig", ".asc", ".minisig", ".sigstore.json", ".sigstore"] as const
+export const SIGNATURE_SUFFIXES = [
+  ".sig",
+  ".asc",
+  ".minisig",
+  ".sigstore.json",
+  ".sigstore"
+] as const
 
 const lower = (path: string) => path.toLowerCase()
 const base = (path: string) => path.slice(path.lastIndexOf("/") + 1).toLowerCase()
@@ -22,14 +28,22 @@ export const signedSubject = (path: string): string | undefined => {
 
 export const isSbomFile = (path: string): boolean => {
   const name = base(path)
-  return name.endsWith(".cdx.json") || name.endsWith(".spdx.json") || name === "bom.json" ||
+  return (
+    name.endsWith(".cdx.json") ||
+    name.endsWith(".spdx.json") ||
+    name === "bom.json" ||
     (name.startsWith("sbom") && name.endsWith(".json"))
+  )
 }
 
 export const isProvenanceFile = (path: string): boolean => {
   const name = base(path)
-  return name.endsWith(".intoto.jsonl") || name.endsWith(".intoto.json") ||
-    name.endsWith(".slsa.json") || (name.includes("provenance") && /\.jsonl?$/.test(name))
+  return (
+    name.endsWith(".intoto.jsonl") ||
+    name.endsWith(".intoto.json") ||
+    name.endsWith(".slsa.json") ||
+    (name.includes("provenance") && /\.jsonl?$/.test(name))
+  )
 }
 
 export const isEncryptedFile = (path: string): boolean => lower(path).endsWith(".enc")

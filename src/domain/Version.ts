@@ -15,8 +15,12 @@ export const Version = Schema.String.pipe(
     const bare = s.startsWith("v") ? s.slice(1) : s
     // semver.parse tolerates "=1.2.3", "v" and spaces; only the canonical text, build metadata included, passes.
     const parsed = semver.parse(bare)
-    const canonical = parsed === null ? undefined
-      : parsed.build.length === 0 ? parsed.version : `${parsed.version}+${parsed.build.join(".")}`
+    const canonical =
+      parsed === null
+        ? undefined
+        : parsed.build.length === 0
+          ? parsed.version
+          : `${parsed.version}+${parsed.build.join(".")}`
     if (canonical !== bare) return `"${s}" is not a semantic version (e.g. 1.4.0 or v1.4.0-rc.1)`
     return true
   }),

@@ -50,7 +50,13 @@ const call = sdkCall((error) => {
 // REQUEST_SEND_ERROR: no answer came back (reset, refused mid-flight).
 const RETRYABLE_CODES = ["REQUEST_SEND_ERROR", "ServerBusy", "OperationTimedOut", "InternalError"]
 // Create-if-absent conflicts are 409 BlobAlreadyExists, not only 412 (ECOSYSTEM.md, Azure row).
-const { fail, missing, create, swap, remove: removed } = failures(
+const {
+  fail,
+  missing,
+  create,
+  swap,
+  remove: removed
+} = failures(
   RETRYABLE_CODES,
   (f) => f.status === 412 || (f.status === 409 && f.code === "BlobAlreadyExists")
 )
@@ -59,11 +65,12 @@ const tokenOf = (etag: string | undefined) => (etag ?? "").replace(/"/g, "")
 const quoted = (token: string) => `"${token}"`
 const IF_ABSENT = { ifNoneMatch: "*" } as const
 
-const NO_CREDENTIALS = "no Azure credentials: give a connection string, or set " +
+const NO_CREDENTIALS =
+  "no Azure credentials: give a connection string, or set " +
   "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY"
 
 const credentialsOf = (config: AzureRepositoryConfig) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (config.connectionString !== undefined) return { connectionString: config.connectionString }
     if (config.account !== undefined && config.accountKey !== undefined) {
       return { account: config.account, accountKey: config.accountKey }
@@ -85,7 +92,7 @@ const credentialsOf = (config: AzureRepositoryConfig) =>
 export const makeAzureRepository = (
   config: AzureRepositoryConfig
 ): Effect.Effect<RepositoryShape, StorageError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const root = rootPrefix(config.prefix)
     const credentials = yield* credentialsOf(config)
     const azure = yield* Effect.tryPromise({
@@ -98,17 +105,17 @@ export const makeAzureRepository = (
       try: () =>
         "connectionString" in credentials
           ? azure.BlobServiceClient.fromConnectionString(
-            Redacted.value(credentials.connectionString),
-            options
-          )
+              Redacted.value(credentials.connectionString),
+              options
+            )
           : new azure.BlobServiceClient(
-            config.endpoint ?? `https://${credentials.account}.blob.core.windows.net`,
-            new azure.StorageSharedKeyCredential(
-              credentials.account,
-              Redacted.value(credentials.accountKey)
+              config.endpoint ?? `https://${credentials.account}.blob.core.windows.net`,
+              new azure.StorageSharedKeyCredential(
+                credentials.account,
+                Redacted.value(credentials.accountKey)
+              ),
+              options
             ),
-            options
-          ),
       catch: () => setupError(config.container, "invalid Azure credentials or endpoint")
     })
     const container = service.getContainerClient(config.container)
@@ -128,15 +135,18 @@ export const makeAzureRepository = (
       bytes: Uint8Array,
       conditions: { ifNoneMatch: "*" } | { ifMatch: string }
     ) =>
-      call((abortSignal) => blob(key).upload(bytes, bytes.length, { conditions, abortSignal }))
-        .pipe(
-          Effect.map((o): ObjectInfo => ({
+      call((abortSignal) =>
+        blob(key).upload(bytes, bytes.length, { conditions, abortSignal })
+      ).pipe(
+        Effect.map(
+          (o): ObjectInfo => ({
             key,
             size: bytes.length,
             etag: tokenOf(o.etag),
             sha256: sha256(bytes).digest("hex")
-          }))
+          })
         )
+      )
 
     // With `uncommitted`, also the blobs of interrupted uploads (staged, never committed blocks).
     const listing = (prefix: string, uncommitted: boolean) =>
@@ -178,20 +188,22 @@ export const makeAzureRepository = (
       }).pipe(Effect.mapError(create("promote", to)), retry)
 
     const upload = (localPath: string, key: string) =>
-      Effect.scoped(Effect.gen(function*() {
-        const source = yield* openHashedSource(localPath, key)
-        const options = {
-          conditions: IF_ABSENT,
-          blobHTTPHeaders: { blobContentType: "application/octet-stream" }
-        }
-        yield* call((abortSignal) =>
-          blob(key).uploadStream(source.stream, PART_BYTES, UPLOAD_CONCURRENCY, {
-            ...options,
-            abortSignal
-          })
-        ).pipe(Effect.mapError(fail("upload", key)))
-        return { key, size: source.size, sha256: source.sha256() }
-      })).pipe(retry)
+      Effect.scoped(
+        Effect.gen(function* () {
+          const source = yield* openHashedSource(localPath, key)
+          const options = {
+            conditions: IF_ABSENT,
+            blobHTTPHeaders: { blobContentType: "application/octet-stream" }
+          }
+          yield* call((abortSignal) =>
+            blob(key).uploadStream(source.stream, PART_BYTES, UPLOAD_CONCURRENCY, {
+              ...options,
+              abortSignal
+            })
+          ).pipe(Effect.mapError(fail("upload", key)))
+          return { key, size: source.size, sha256: source.sha256() }
+        })
+      ).pipe(retry)
 
     const repository: RepositoryShape = {
       kind: "azure",
@@ -227,10 +239,7 @@ export const makeAzureRepository = (
           const o = await blob(key).download(0, undefined, { abortSignal })
           return {
             key,
-            ...(await writeHashedFile(
-              o.readableStreamBody as AsyncIterable<Uint8Array>,
-              localPath
-            ))
+            ...(await writeHashedFile(o.readableStreamBody as AsyncIterable<Uint8Array>, localPath))
           }
         }).pipe(Effect.mapError(fail("read", key)), retry)
     }

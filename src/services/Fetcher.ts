@@ -9,7 +9,13 @@ import { Keys } from "../domain/Records.ts"
 import { parseVersion } from "../domain/Version.ts"
 import type { RawPublicKey } from "../verify/TrustedKeys.ts"
 import { Repository } from "./Repository.ts"
-import { checkSignature, decodeReleaseRecord, releaseHashProblem, RepoReason, unsafePaths } from "./RepoVerifier.ts"
+import {
+  checkSignature,
+  decodeReleaseRecord,
+  releaseHashProblem,
+  RepoReason,
+  unsafePaths
+} from "./RepoVerifier.ts"
 
 /**
  * A release failed a check before anything reached the destination (exit 30).
@@ -104,7 +110,10 @@ const stagingBeside = (to: string) =>
         const parent = nodePath.dirname(to)
         const created = await firstMissing(parent)
         await fsp.mkdir(parent, { recursive: true })
-        const dir = nodePath.join(parent, `.${nodePath.basename(to)}.relpub-fetch-${randomBytes(6).toString("hex")}`)
+        const dir = nodePath.join(
+          parent,
+          `.${nodePath.basename(to)}.relpub-fetch-${randomBytes(6).toString("hex")}`
+        )
         await fsp.mkdir(dir)
         return { dir, created }
       },
@@ -113,7 +122,8 @@ const stagingBeside = (to: string) =>
     ({ created, dir }, exit) =>
       Effect.promise(async () => {
         await fsp.rm(dir, { recursive: true, force: true })
-        if (Exit.isFailure(exit) && created !== undefined) await fsp.rm(created, { recursive: true, force: true })
+        if (Exit.isFailure(exit) && created !== undefined)
+          await fsp.rm(created, { recursive: true, force: true })
       })
   )
 
@@ -140,7 +150,7 @@ const moveInto = (staged: string, to: string) =>
  * @category programs
  */
 export const fetchRelease = (request: FetchRequest) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const repo = yield* Repository
     const { version, keys } = request
     const to = nodePath.resolve(request.to)
@@ -154,7 +164,8 @@ export const fetchRelease = (request: FetchRequest) =>
 
     const recordKey = Keys.releaseRecord(version)
     const stored = yield* repo.read(recordKey)
-    if (Option.isNone(stored)) return yield* new ReleaseNotFound({ version, repository: repo.location })
+    if (Option.isNone(stored))
+      return yield* new ReleaseNotFound({ version, repository: repo.location })
     const bytes = stored.value.bytes
     const decoded = decodeReleaseRecord(bytes)
     if (Either.isLeft(decoded)) return yield* reject(recordKey, "malformed", decoded.left)
@@ -162,9 +173,14 @@ export const fetchRelease = (request: FetchRequest) =>
     const signature = Option.map(yield* repo.read(Keys.releaseSignature(version)), (o) => o.bytes)
     const signed = checkSignature(recordKey, bytes, signature, record.signing_key_id, keys)
     if (!signed.ok) return yield* reject(recordKey, signed.reason, signed.detail)
-    if (record.version !== version) return yield* reject(recordKey, "version-mismatch", `records ${record.version}`)
-    const unsafe = [...unsafePaths(record.files),
-      ...collisions(record.files.map((f) => f.path)).map((g) => `${g.join(", ")} collide on case-insensitive disks`)]
+    if (record.version !== version)
+      return yield* reject(recordKey, "version-mismatch", `records ${record.version}`)
+    const unsafe = [
+      ...unsafePaths(record.files),
+      ...collisions(record.files.map((f) => f.path)).map(
+        (g) => `${g.join(", ")} collide on case-insensitive disks`
+      )
+    ]
     if (unsafe.length > 0) return yield* reject(recordKey, "unsafe-path", unsafe.join("; "))
     const hashProblem = releaseHashProblem(record)
     if (hashProblem !== undefined) return yield* reject(recordKey, "digest-mismatch", hashProblem)
@@ -172,7 +188,8 @@ export const fetchRelease = (request: FetchRequest) =>
     const listed = new Map((yield* repo.list(Keys.releasePrefix(version))).map((o) => [o.key, o]))
     for (const f of record.files) {
       const info = listed.get(Keys.releaseFile(version, f.path))
-      if (info === undefined) return yield* reject(f.path, "missing", `${Keys.releaseFile(version, f.path)} is missing`)
+      if (info === undefined)
+        return yield* reject(f.path, "missing", `${Keys.releaseFile(version, f.path)} is missing`)
       if (info.size !== f.size) {
         const detail = `the repository holds ${info.size} bytes, the record says ${f.size}`
         return yield* reject(f.path, "size-mismatch", detail)
@@ -182,22 +199,30 @@ export const fetchRelease = (request: FetchRequest) =>
     // Every download runs to its end (no sibling is interrupted mid-write), so
     // the temporary directory is complete before it is removed or moved.
     const { dir: staged } = yield* stagingBeside(to)
-    const results = yield* Effect.forEach(record.files, (f) =>
-      Effect.gen(function*() {
-        const local = nodePath.join(staged, ...f.path.split("/"))
-        yield* Effect.tryPromise({
-          try: () => fsp.mkdir(nodePath.dirname(local), { recursive: true }),
-          catch: usage(to, `cannot create the directory of ${f.path}`)
-        })
-        const got = yield* repo.download(Keys.releaseFile(version, f.path), local)
-        if (got.size !== f.size) {
-          return yield* reject(f.path, "size-mismatch", `downloaded ${got.size} bytes, the record says ${f.size}`)
-        }
-        if (got.sha256 !== f.sha256) {
-          const detail = `downloaded SHA-256 ${got.sha256}, the record says ${f.sha256}`
-          return yield* reject(f.path, "digest-mismatch", detail)
-        }
-      }).pipe(Effect.either), { concurrency: DOWNLOAD_CONCURRENCY })
+    const results = yield* Effect.forEach(
+      record.files,
+      (f) =>
+        Effect.gen(function* () {
+          const local = nodePath.join(staged, ...f.path.split("/"))
+          yield* Effect.tryPromise({
+            try: () => fsp.mkdir(nodePath.dirname(local), { recursive: true }),
+            catch: usage(to, `cannot create the directory of ${f.path}`)
+          })
+          const got = yield* repo.download(Keys.releaseFile(version, f.path), local)
+          if (got.size !== f.size) {
+            return yield* reject(
+              f.path,
+              "size-mismatch",
+              `downloaded ${got.size} bytes, the record says ${f.size}`
+            )
+          }
+          if (got.sha256 !== f.sha256) {
+            const detail = `downloaded SHA-256 ${got.sha256}, the record says ${f.sha256}`
+            return yield* reject(f.path, "digest-mismatch", detail)
+          }
+        }).pipe(Effect.either),
+      { concurrency: DOWNLOAD_CONCURRENCY }
+    )
     const failed = results.find(Either.isLeft)
     if (failed !== undefined) return yield* Effect.fail(failed.left)
     yield* moveInto(staged, to)

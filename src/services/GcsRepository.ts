@@ -62,10 +62,13 @@ const call = sdkCall((error) => {
     e?.errors?.[0]?.reason ?? (typeof e?.code === "string" ? e.code : undefined)
   )
 })
-const { fail, missing, create, swap, remove: removed } = failures(
-  ["rateLimitExceeded"],
-  (f) => f.status === 412
-)
+const {
+  fail,
+  missing,
+  create,
+  swap,
+  remove: removed
+} = failures(["rateLimitExceeded"], (f) => f.status === 412)
 
 const infoOf = (key: string, metadata: File["metadata"]): ObjectInfo => ({
   key,
@@ -78,22 +81,19 @@ const readWithGeneration = (file: File) =>
   new Promise<Option.Option<{ bytes: Uint8Array; etag: string }>>((resolve, reject) => {
     let generation: unknown
     const chunks: Array<Buffer> = []
-    file.createReadStream()
+    file
+      .createReadStream()
       .on(
         "response",
         (res: { headers: Record<string, unknown> }) =>
-          generation = res.headers["x-goog-generation"]
+          (generation = res.headers["x-goog-generation"])
       )
       .on("data", (chunk: Buffer) => chunks.push(chunk))
       .on("error", reject)
-      .on(
-        "end",
-        () =>
-          typeof generation === "string"
-            ? resolve(
-              Option.some({ bytes: new Uint8Array(Buffer.concat(chunks)), etag: generation })
-            )
-            : reject(new Error("the server sent no x-goog-generation header"))
+      .on("end", () =>
+        typeof generation === "string"
+          ? resolve(Option.some({ bytes: new Uint8Array(Buffer.concat(chunks)), etag: generation }))
+          : reject(new Error("the server sent no x-goog-generation header"))
       )
   })
 
@@ -108,7 +108,7 @@ const readWithGeneration = (file: File) =>
 export const makeGcsRepository = (
   config: GcsRepositoryConfig
 ): Effect.Effect<RepositoryShape, StorageError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const root = rootPrefix(config.prefix)
     const location = scrub(
       `gs://${config.bucket}/${root}${config.endpoint ? ` (${config.endpoint})` : ""}`
@@ -148,11 +148,12 @@ export const makeGcsRepository = (
             ...(pageToken && { pageToken })
           })
         ).pipe(
-          Effect.map(([files, next]) =>
-            [
-              files.map((f) => infoOf(f.name.slice(root.length), f.metadata)),
-              (next as { pageToken?: string } | null)?.pageToken
-            ] as const
+          Effect.map(
+            ([files, next]) =>
+              [
+                files.map((f) => infoOf(f.name.slice(root.length), f.metadata)),
+                (next as { pageToken?: string } | null)?.pageToken
+              ] as const
           ),
           Effect.mapError(fail("list", prefix)),
           retry
@@ -165,11 +166,7 @@ export const makeGcsRepository = (
     ): Effect.Effect<void, PreconditionFailed | StorageError> =>
       call(() =>
         file(key).delete(expected === undefined ? {} : { ifGenerationMatch: Number(expected) })
-      ).pipe(
-        Effect.asVoid,
-        Effect.catchAll(removed(key, expected)),
-        retry
-      )
+      ).pipe(Effect.asVoid, Effect.catchAll(removed(key, expected)), retry)
 
     const copy = (from: string, to: string) =>
       call(() => file(from).copy(file(to), { preconditionOpts: { ifGenerationMatch: 0 } })).pipe(
@@ -179,19 +176,21 @@ export const makeGcsRepository = (
       )
 
     const upload = (localPath: string, key: string) =>
-      Effect.scoped(Effect.gen(function*() {
-        const source = yield* openHashedSource(localPath, key)
-        const sink = file(key).createWriteStream({
-          // Emulators take single-request uploads only (ECOSYSTEM.md, GCS row).
-          resumable: config.endpoint === undefined && source.size > PART_BYTES,
-          contentType: "application/octet-stream",
-          preconditionOpts: { ifGenerationMatch: 0 }
+      Effect.scoped(
+        Effect.gen(function* () {
+          const source = yield* openHashedSource(localPath, key)
+          const sink = file(key).createWriteStream({
+            // Emulators take single-request uploads only (ECOSYSTEM.md, GCS row).
+            resumable: config.endpoint === undefined && source.size > PART_BYTES,
+            contentType: "application/octet-stream",
+            preconditionOpts: { ifGenerationMatch: 0 }
+          })
+          yield* call((signal) => pipeline(source.stream, sink, { signal })).pipe(
+            Effect.mapError(fail("upload", key))
+          )
+          return { key, size: source.size, sha256: source.sha256() }
         })
-        yield* call((signal) => pipeline(source.stream, sink, { signal })).pipe(
-          Effect.mapError(fail("upload", key))
-        )
-        return { key, size: source.size, sha256: source.sha256() }
-      })).pipe(retry)
+      ).pipe(retry)
 
     const repository: RepositoryShape = {
       kind: "gcs",
@@ -223,10 +222,7 @@ export const makeGcsRepository = (
         call(async () => ({
           key,
           ...(await writeHashedFile(file(key).createReadStream(), localPath))
-        })).pipe(
-          Effect.mapError(fail("read", key)),
-          retry
-        )
+        })).pipe(Effect.mapError(fail("read", key)), retry)
     }
     return repository
   })

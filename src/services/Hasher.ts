@@ -67,7 +67,11 @@ const hashOpenFile = async (handle: fs.promises.FileHandle, size: number): Promi
   }
 }
 
-const hashWith = async (handle: fs.promises.FileHandle, size: number, buffers: [Buffer, Buffer]) => {
+const hashWith = async (
+  handle: fs.promises.FileHandle,
+  size: number,
+  buffers: [Buffer, Buffer]
+) => {
   const hash = createHash("sha256")
   let position = 0
   let turn = 0
@@ -81,7 +85,8 @@ const hashWith = async (handle: fs.promises.FileHandle, size: number, buffers: [
     pending = handle.read(buffers[turn]!, 0, CHUNK, position)
     hash.update(bytesRead === CHUNK ? current : current.subarray(0, bytesRead))
   }
-  if (position !== size) throw new Error(`size changed while hashing (${size} -> ${position} bytes)`)
+  if (position !== size)
+    throw new Error(`size changed while hashing (${size} -> ${position} bytes)`)
   return hash.digest("hex")
 }
 
@@ -98,7 +103,11 @@ const hashSmallFile = (path: string): FileDigest | undefined => {
     if (bytes.length !== before.size || !sameStamp(before, after)) {
       throw new Error("file changed while it was being hashed")
     }
-    return { sha256: createHash("sha256").update(bytes).digest("hex"), size: before.size, stamp: before }
+    return {
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      size: before.size,
+      stamp: before
+    }
   } finally {
     fs.closeSync(fd)
   }

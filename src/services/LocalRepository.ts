@@ -4,7 +4,12 @@ import * as os from "node:os"
 import * as nodePath from "node:path"
 import { Effect, Layer, Option } from "effect"
 import lockfile from "proper-lockfile"
-import { AlreadyExists, PreconditionFailed, StorageError, type StorageOperation } from "../domain/Errors.ts"
+import {
+  AlreadyExists,
+  PreconditionFailed,
+  StorageError,
+  type StorageOperation
+} from "../domain/Errors.ts"
 import { Hasher, type HasherShape, sameStamp, stampOf } from "./Hasher.ts"
 import { type ObjectInfo, Repository, type RepositoryShape } from "./Repository.ts"
 
@@ -45,7 +50,11 @@ const fsyncPath = async (path: string) => {
 }
 
 const writeDurable = async (path: string, bytes: Uint8Array) => {
-  const handle = await fsp.open(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644)
+  const handle = await fsp.open(
+    path,
+    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL,
+    0o644
+  )
   try {
     await handle.writeFile(bytes)
     await handle.sync()
@@ -86,7 +95,10 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
   // Temporary names carry the writer's pid and host, so `sweep` can tell the
   // leftovers of a killed writer from a write in progress.
   const tmpBeside = (path: string) =>
-    nodePath.join(nodePath.dirname(path), `${TMP_PREFIX}${process.pid}@${HOST}-${randomBytes(8).toString("hex")}`)
+    nodePath.join(
+      nodePath.dirname(path),
+      `${TMP_PREFIX}${process.pid}@${HOST}-${randomBytes(8).toString("hex")}`
+    )
 
   const sweepDir = async (dir: string, removed: Array<string>) => {
     const entries = await fsp.readdir(dir).catch(() => [] as Array<string>)
@@ -124,21 +136,24 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
     })()
 
   const statOrUndefined = (path: string) =>
-    fsp.stat(path, { bigint: true }).catch((e) => (errno(e) === "ENOENT" ? undefined : Promise.reject(e)))
+    fsp
+      .stat(path, { bigint: true })
+      .catch((e) => (errno(e) === "ENOENT" ? undefined : Promise.reject(e)))
 
   const listUnder = async (prefix: string): Promise<Array<ObjectInfo>> => {
     const slash = prefix.lastIndexOf("/")
     const dirKey = slash < 0 ? "" : prefix.slice(0, slash)
     const out: Array<ObjectInfo> = []
     const walk = async (dir: string, rel: string): Promise<void> => {
-      const entries = await fsp.readdir(dir, { withFileTypes: true }).catch((e) =>
-        errno(e) === "ENOENT" || errno(e) === "ENOTDIR" ? [] : Promise.reject(e)
-      )
+      const entries = await fsp
+        .readdir(dir, { withFileTypes: true })
+        .catch((e) => (errno(e) === "ENOENT" || errno(e) === "ENOTDIR" ? [] : Promise.reject(e)))
       for (const entry of entries) {
         const key = rel === "" ? entry.name : `${rel}/${entry.name}`
         if (entry.name.startsWith(TMP_PREFIX)) continue
         if (entry.isDirectory()) {
-          if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await walk(nodePath.join(dir, entry.name), key)
+          if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix))
+            await walk(nodePath.join(dir, entry.name), key)
         } else if (entry.isFile() && key.startsWith(prefix)) {
           const st = await fsp.stat(nodePath.join(dir, entry.name), { bigint: true })
           out.push({ key, size: Number(st.size), etag: etagOf(st) })
@@ -159,9 +174,9 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
 
     read: (key) =>
       attempt("read", key, async () => {
-        const handle = await fsp.open(pathOf(key), "r").catch((e) =>
-          errno(e) === "ENOENT" ? undefined : Promise.reject(e)
-        )
+        const handle = await fsp
+          .open(pathOf(key), "r")
+          .catch((e) => (errno(e) === "ENOENT" ? undefined : Promise.reject(e)))
         if (handle === undefined) return Option.none()
         try {
           const st = await handle.stat({ bigint: true })
@@ -197,7 +212,8 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
           const st = await fsp.stat(path, { bigint: true })
           return { key, size: Number(st.size), etag: etagOf(st) }
         },
-        catch: (e) => (errno(e) === "EEXIST" ? new AlreadyExists({ key }) : storageError("create", key)(e))
+        catch: (e) =>
+          errno(e) === "EEXIST" ? new AlreadyExists({ key }) : storageError("create", key)(e)
       }),
 
     swap: (key, bytes, expected) =>
@@ -224,13 +240,16 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
         try: async () => {
           const path = pathOf(key)
           const unlink = async () => {
-            await fsp.unlink(path).catch((e) => (errno(e) === "ENOENT" ? undefined : Promise.reject(e)))
+            await fsp
+              .unlink(path)
+              .catch((e) => (errno(e) === "ENOENT" ? undefined : Promise.reject(e)))
             await fsyncPath(nodePath.dirname(path)).catch(() => undefined)
           }
           if (expected === undefined) return unlink()
           return withLock(key, async () => {
             const current = await statOrUndefined(path)
-            if (current === undefined || etagOf(current) !== expected) throw new PreconditionFailed({ key })
+            if (current === undefined || etagOf(current) !== expected)
+              throw new PreconditionFailed({ key })
             await unlink()
           })
         },
@@ -242,9 +261,9 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
         if (prefix.endsWith("/")) {
           const dir = pathOf(prefix)
           // ENOTDIR: a parent is a file, so there is nothing under the prefix to remove.
-          await fsp.rm(dir, { recursive: true, force: true }).catch((e) =>
-            errno(e) === "ENOTDIR" ? undefined : Promise.reject(e)
-          )
+          await fsp
+            .rm(dir, { recursive: true, force: true })
+            .catch((e) => (errno(e) === "ENOTDIR" ? undefined : Promise.reject(e)))
           await fsyncPath(nodePath.dirname(dir)).catch(() => undefined)
         } else {
           for (const o of await listUnder(prefix)) await fsp.rm(pathOf(o.key), { force: true })
@@ -252,23 +271,32 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
       }),
 
     upload: (localPath, key, verified) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const path = pathOf(key)
         const fail = storageError("upload", key)
-        const stat = () => attempt("upload", key, () => fsp.stat(localPath, { bigint: true }).then(stampOf))
+        const stat = () =>
+          attempt("upload", key, () => fsp.stat(localPath, { bigint: true }).then(stampOf))
         yield* attempt("upload", key, () => fsp.mkdir(nodePath.dirname(path), { recursive: true }))
         const before = yield* stat()
-        const copy = attempt("upload", key, () => fsp.copyFile(localPath, path, fs.constants.COPYFILE_EXCL))
+        const copy = attempt("upload", key, () =>
+          fsp.copyFile(localPath, path, fs.constants.COPYFILE_EXCL)
+        )
         // With the digest taken at inspection, the kernel copies alone: a file
         // whose inode, size, mtime and ctime are unchanged holds the hashed
         // bytes (any write moves ctime, which no user can set back). Without
         // one, hash the source while the kernel copies it.
-        const digest = verified !== undefined
-          ? yield* Effect.as(copy, verified)
-          : (yield* Effect.all([
-            copy,
-            hasher.hashFile(localPath).pipe(Effect.mapError((e) => fail(new Error(`${e.path}: ${e.detail}`))))
-          ], { concurrency: 2 }))[1]
+        const digest =
+          verified !== undefined
+            ? yield* Effect.as(copy, verified)
+            : (yield* Effect.all(
+                [
+                  copy,
+                  hasher
+                    .hashFile(localPath)
+                    .pipe(Effect.mapError((e) => fail(new Error(`${e.path}: ${e.detail}`))))
+                ],
+                { concurrency: 2 }
+              ))[1]
         const after = yield* stat()
         if (!sameStamp(before, after) || !sameStamp(before, digest.stamp)) {
           return yield* fail(new Error(`${localPath} changed after it was verified`))
@@ -287,9 +315,15 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
           // Durability before visibility: every staged file and directory is
           // fsynced, 16 at a time so the file system can batch journal commits.
           const dirs = await allDirectories(from)
-          const files = (await Promise.all(dirs.map(async (d) =>
-            (await fsp.readdir(d, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => nodePath.join(d, e.name))
-          ))).flat()
+          const files = (
+            await Promise.all(
+              dirs.map(async (d) =>
+                (await fsp.readdir(d, { withFileTypes: true }))
+                  .filter((e) => e.isFile())
+                  .map((e) => nodePath.join(d, e.name))
+              )
+            )
+          ).flat()
           await inBatches([...files, ...dirs.reverse()], 16, fsyncPath)
           await fsp.mkdir(nodePath.dirname(to), { recursive: true })
           await fsp.rename(from, to)
@@ -304,23 +338,30 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
 
     sweep: attempt("delete", ".relpub-tmp-*", async () => {
       const removed: Array<string> = []
-      const releases = await fsp.readdir(nodePath.join(base, "releases")).catch(() => [] as Array<string>)
-      for (const dir of [base, ".relpub/claims", "audit", ...releases.map((v) => `releases/${v}`)]) {
+      const releases = await fsp
+        .readdir(nodePath.join(base, "releases"))
+        .catch(() => [] as Array<string>)
+      for (const dir of [
+        base,
+        ".relpub/claims",
+        "audit",
+        ...releases.map((v) => `releases/${v}`)
+      ]) {
         await sweepDir(dir === base ? base : pathOf(dir), removed)
       }
       return removed
     }),
 
     download: (key, localPath) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* attempt("read", key, async () => {
           await fsp.mkdir(nodePath.dirname(localPath), { recursive: true })
           await fsp.copyFile(pathOf(key), localPath, fs.constants.COPYFILE_EXCL)
           await fsyncPath(localPath)
         })
-        const digest = yield* hasher.hashFile(localPath).pipe(
-          Effect.mapError((e) => storageError("read", key)(new Error(e.detail)))
-        )
+        const digest = yield* hasher
+          .hashFile(localPath)
+          .pipe(Effect.mapError((e) => storageError("read", key)(new Error(e.detail))))
         return { key, size: digest.size, sha256: digest.sha256 }
       })
   }
@@ -328,4 +369,7 @@ export const makeLocalRepository = (root: string, hasher: HasherShape): Reposito
 
 /** The local repository at `root` as the Repository service. */
 export const layer = (root: string): Layer.Layer<Repository, never, Hasher> =>
-  Layer.effect(Repository, Effect.map(Hasher, (hasher) => makeLocalRepository(root, hasher)))
+  Layer.effect(
+    Repository,
+    Effect.map(Hasher, (hasher) => makeLocalRepository(root, hasher))
+  )

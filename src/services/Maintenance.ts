@@ -25,7 +25,7 @@ const decodeRecord = (bytes: Uint8Array) =>
   Schema.decodeUnknownEither(Schema.parseJson(ReleaseRecord))(new TextDecoder().decode(bytes))
 
 /** Release records present in the repository, by version directory. */
-const committedVersions = Effect.gen(function*() {
+const committedVersions = Effect.gen(function* () {
   const repo = yield* Repository
   const objects = yield* repo.list("releases/")
   return objects
@@ -42,7 +42,7 @@ const committedVersions = Effect.gen(function*() {
  * @category programs
  */
 export const repair = (options: { readonly force?: boolean } = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const repo = yield* Repository
     const runtime = yield* RuntimeInfo
     const hasher = yield* Hasher
@@ -61,7 +61,9 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
       if (Option.isNone(stored)) continue
       const claim = decodeClaim(stored.value.bytes)
       if (Either.isLeft(claim)) {
-        yield* repo.remove(object.key, stored.value.etag).pipe(Effect.catchTag("PreconditionFailed", () => Effect.void))
+        yield* repo
+          .remove(object.key, stored.value.etag)
+          .pipe(Effect.catchTag("PreconditionFailed", () => Effect.void))
         cleaned.push(object.key)
         continue
       }
@@ -72,8 +74,12 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
         continue
       }
       const committed = Option.isSome(yield* repo.head(Keys.releaseRecord(c.version)))
-      yield* rollBackAttempt(repo, { version: c.version, stagePrefix: c.staging_prefix, claimKey: object.key },
-        stored.value.etag, !committed)
+      yield* rollBackAttempt(
+        repo,
+        { version: c.version, stagePrefix: c.staging_prefix, claimKey: object.key },
+        stored.value.etag,
+        !committed
+      )
       ;(committed ? cleaned : rolled).push(c.version)
     }
 
@@ -95,42 +101,48 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
       if (Option.isNone(stored)) continue
       const record = decodeRecord(stored.value.bytes)
       if (Either.isLeft(record)) {
-        yield* Effect.logWarning(`${Keys.releaseRecord(version)} cannot be decoded; left out of the index`)
+        yield* Effect.logWarning(
+          `${Keys.releaseRecord(version)} cannot be decoded; left out of the index`
+        )
         continue
       }
       const recordSha = hasher.hashBytes(stored.value.bytes)
       const r = record.right
       const txid = yield* runtime.newId
-      yield* recordInIndex(indexEntryOf(r, recordSha), (previous, sequence, now): AuditRecord => ({
-        schema: "relpub/audit/v1",
-        audit_id: `${txid}-audit`,
-        sequence,
-        event: "publish",
-        version,
-        timestamp: iso(now),
-        machine_id: runtime.host,
-        previous,
-        release_record_sha256: recordSha,
-        metadata: {
-          sha256: r.sha256,
-          sbom_id: r.sbom_id,
-          slsa_id: r.slsa_id,
-          provenance_hash: r.provenance_hash,
-          signed: r.signed,
-          encrypted: r.encrypted
-        },
-        verification: r.verification,
-        validation: r.validation,
-        publication: {
-          artifacts_published: r.files.length,
-          total_bytes: r.size_bytes,
-          repository_type: repo.kind,
-          policy_mode: r.policy_mode,
-          transaction_id: r.transaction_id
-        },
-        signing_key_id: r.signing_key_id,
-        details: "indexed by relpub repair after an interrupted publish"
-      }), { record: Keys.auditRecord(version), signature: Keys.auditSignature(version) })
+      yield* recordInIndex(
+        indexEntryOf(r, recordSha),
+        (previous, sequence, now): AuditRecord => ({
+          schema: "relpub/audit/v1",
+          audit_id: `${txid}-audit`,
+          sequence,
+          event: "publish",
+          version,
+          timestamp: iso(now),
+          machine_id: runtime.host,
+          previous,
+          release_record_sha256: recordSha,
+          metadata: {
+            sha256: r.sha256,
+            sbom_id: r.sbom_id,
+            slsa_id: r.slsa_id,
+            provenance_hash: r.provenance_hash,
+            signed: r.signed,
+            encrypted: r.encrypted
+          },
+          verification: r.verification,
+          validation: r.validation,
+          publication: {
+            artifacts_published: r.files.length,
+            total_bytes: r.size_bytes,
+            repository_type: repo.kind,
+            policy_mode: r.policy_mode,
+            transaction_id: r.transaction_id
+          },
+          signing_key_id: r.signing_key_id,
+          details: "indexed by relpub repair after an interrupted publish"
+        }),
+        { record: Keys.auditRecord(version), signature: Keys.auditSignature(version) }
+      )
       indexed.push(version)
     }
 
@@ -139,42 +151,64 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
       const txid = yield* runtime.newId
       auditKey = Keys.repairAuditRecord(txid)
       const details = `rolled back: ${rolled.join(", ") || "-"}; cleaned: ${cleaned.join(", ") || "-"}`
-      yield* recordInIndex(undefined, (previous, sequence, now): AuditRecord => ({
-        schema: "relpub/audit/v1",
-        audit_id: `${txid}-audit`,
-        sequence,
-        event: "repair",
-        version: "-",
-        timestamp: iso(now),
-        machine_id: runtime.host,
-        previous,
-        release_record_sha256: null,
-        metadata: { sha256: null, sbom_id: null, slsa_id: null, provenance_hash: null, signed: false, encrypted: false },
-        verification: null,
-        validation: null,
-        publication: {
-          artifacts_published: 0,
-          total_bytes: 0,
-          repository_type: repo.kind,
-          policy_mode: "strict",
-          transaction_id: txid
-        },
-        signing_key_id: Option.isSome(signer) ? signer.value.keyId : null,
-        details
-      }), { record: auditKey, signature: Keys.repairAuditSignature(txid) })
+      yield* recordInIndex(
+        undefined,
+        (previous, sequence, now): AuditRecord => ({
+          schema: "relpub/audit/v1",
+          audit_id: `${txid}-audit`,
+          sequence,
+          event: "repair",
+          version: "-",
+          timestamp: iso(now),
+          machine_id: runtime.host,
+          previous,
+          release_record_sha256: null,
+          metadata: {
+            sha256: null,
+            sbom_id: null,
+            slsa_id: null,
+            provenance_hash: null,
+            signed: false,
+            encrypted: false
+          },
+          verification: null,
+          validation: null,
+          publication: {
+            artifacts_published: 0,
+            total_bytes: 0,
+            repository_type: repo.kind,
+            policy_mode: "strict",
+            transaction_id: txid
+          },
+          signing_key_id: Option.isSome(signer) ? signer.value.keyId : null,
+          details
+        }),
+        { record: auditKey, signature: Keys.repairAuditSignature(txid) }
+      )
     }
-    return { rolledBack: rolled, cleaned, indexed, liveClaims: live, auditKey } satisfies RepairReport
+    return {
+      rolledBack: rolled,
+      cleaned,
+      indexed,
+      liveClaims: live,
+      auditKey
+    } satisfies RepairReport
   }).pipe(
     Effect.mapError((e) =>
       e._tag === "PreconditionFailed"
-        ? new StorageError({ operation: "swap", key: e.key, detail: "too many concurrent updates", retryable: true })
+        ? new StorageError({
+            operation: "swap",
+            key: e.key,
+            detail: "too many concurrent updates",
+            retryable: true
+          })
         : e
     )
   )
 
 /** The release record of `version`, if published. */
 export const showRelease = (version: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const repo = yield* Repository
     const stored = yield* repo.read(Keys.releaseRecord(version))
     if (Option.isNone(stored)) return Option.none()
@@ -199,7 +233,7 @@ export type { Probe }
  *
  * @category programs
  */
-export const doctor = Effect.gen(function*() {
+export const doctor = Effect.gen(function* () {
   const repo = yield* Repository
   const runtime = yield* RuntimeInfo
   const id = yield* runtime.newId
@@ -209,31 +243,43 @@ export const doctor = Effect.gen(function*() {
   const run = <R>(name: string, body: Effect.Effect<string, unknown, R>) =>
     body.pipe(
       Effect.match({
-        onFailure: (e) => probes.push({ name, ok: false, detail: e instanceof Error ? e.message : String(e) }),
+        onFailure: (e) =>
+          probes.push({ name, ok: false, detail: e instanceof Error ? e.message : String(e) }),
         onSuccess: (detail) => probes.push({ name, ok: true, detail })
       })
     )
   const start = yield* Clock.currentTimeMillis
   yield* run("reachable", Effect.as(repo.list(Keys.claimsPrefix), `${repo.kind} ${repo.location}`))
-  yield* run("list after write", Effect.gen(function*() {
-    yield* repo.create(`${prefix}listed`, bytes("x"))
-    const listed = yield* repo.list(prefix)
-    if (!listed.some((o) => o.key === `${prefix}listed`)) return yield* Effect.fail("written object not listed")
-    return "a new object is listed at once"
-  }))
+  yield* run(
+    "list after write",
+    Effect.gen(function* () {
+      yield* repo.create(`${prefix}listed`, bytes("x"))
+      const listed = yield* repo.list(prefix)
+      if (!listed.some((o) => o.key === `${prefix}listed`))
+        return yield* Effect.fail("written object not listed")
+      return "a new object is listed at once"
+    })
+  )
   for (const probe of guaranteeProbes(repo, prefix)) yield* run(probe.name, probe.body)
-  yield* run("index readable", Effect.map(readIndex(repo), ({ index }) => `${index.total_releases} releases`))
-  yield* run("no stale claims", Effect.gen(function*() {
-    const stale: Array<string> = []
-    for (const o of yield* repo.list(Keys.claimsPrefix)) {
-      const stored = yield* repo.read(o.key)
-      if (Option.isNone(stored)) continue
-      const c = decodeClaim(stored.value.bytes)
-      if (Either.isLeft(c) || (yield* isStale(c.right))) stale.push(o.key)
-    }
-    if (stale.length > 0) return yield* Effect.fail(`stale: ${stale.join(", ")} (run relpub repair)`)
-    return "none"
-  }))
+  yield* run(
+    "index readable",
+    Effect.map(readIndex(repo), ({ index }) => `${index.total_releases} releases`)
+  )
+  yield* run(
+    "no stale claims",
+    Effect.gen(function* () {
+      const stale: Array<string> = []
+      for (const o of yield* repo.list(Keys.claimsPrefix)) {
+        const stored = yield* repo.read(o.key)
+        if (Option.isNone(stored)) continue
+        const c = decodeClaim(stored.value.bytes)
+        if (Either.isLeft(c) || (yield* isStale(c.right))) stale.push(o.key)
+      }
+      if (stale.length > 0)
+        return yield* Effect.fail(`stale: ${stale.join(", ")} (run relpub repair)`)
+      return "none"
+    })
+  )
   yield* repo.removePrefix(prefix).pipe(Effect.ignore)
   const elapsed = (yield* Clock.currentTimeMillis) - start
   return { probes, elapsedMillis: elapsed }

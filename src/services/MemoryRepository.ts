@@ -39,11 +39,16 @@ export const makeMemoryRepository = (
     location: "memory://",
     stagingMode: "separate",
     read: (key) =>
-      Effect.sync(() => Option.map(Option.fromNullable(store.get(key)), (e) => ({ bytes: e.bytes, etag: e.etag }))),
-    head: (key) => Effect.sync(() => Option.map(Option.fromNullable(store.get(key)), (e) => info(key, e))),
+      Effect.sync(() =>
+        Option.map(Option.fromNullable(store.get(key)), (e) => ({ bytes: e.bytes, etag: e.etag }))
+      ),
+    head: (key) =>
+      Effect.sync(() => Option.map(Option.fromNullable(store.get(key)), (e) => info(key, e))),
     list: (prefix) => Effect.sync(() => keysUnder(prefix).map((k) => info(k, store.get(k)!))),
     create: (key, bytes) =>
-      Effect.suspend(() => (store.has(key) ? Effect.fail(new AlreadyExists({ key })) : Effect.succeed(put(key, bytes)))),
+      Effect.suspend(() =>
+        store.has(key) ? Effect.fail(new AlreadyExists({ key })) : Effect.succeed(put(key, bytes))
+      ),
     swap: (key, bytes, expected) =>
       Effect.suspend(() =>
         store.get(key)?.etag !== expected
@@ -60,10 +65,16 @@ export const makeMemoryRepository = (
       }),
     removePrefix: (prefix) => Effect.sync(() => keysUnder(prefix).forEach((k) => store.delete(k))),
     upload: (localPath, key) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const bytes = yield* Effect.tryPromise({
           try: () => fs.promises.readFile(localPath),
-          catch: (e) => new StorageError({ operation: "upload", key, detail: (e as Error).message, retryable: false })
+          catch: (e) =>
+            new StorageError({
+              operation: "upload",
+              key,
+              detail: (e as Error).message,
+              retryable: false
+            })
         })
         const written = put(key, new Uint8Array(bytes))
         return { key, size: written.size, sha256: written.sha256! }
@@ -79,14 +90,25 @@ export const makeMemoryRepository = (
         return Effect.void
       }),
     download: (key, localPath) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const entry = store.get(key)
         if (entry === undefined) {
-          return yield* new StorageError({ operation: "read", key, detail: "no such object", retryable: false })
+          return yield* new StorageError({
+            operation: "read",
+            key,
+            detail: "no such object",
+            retryable: false
+          })
         }
         yield* Effect.tryPromise({
           try: () => fs.promises.writeFile(localPath, entry.bytes, { flag: "wx" }),
-          catch: (e) => new StorageError({ operation: "read", key, detail: (e as Error).message, retryable: false })
+          catch: (e) =>
+            new StorageError({
+              operation: "read",
+              key,
+              detail: (e as Error).message,
+              retryable: false
+            })
         })
         return { key, size: entry.bytes.length, sha256: hasher.hashBytes(entry.bytes) }
       })
@@ -95,4 +117,7 @@ export const makeMemoryRepository = (
 
 /** A fresh, empty memory repository; pass `store` to share or inspect its objects. */
 export const layer = (store?: MemoryStore): Layer.Layer<Repository, never, Hasher> =>
-  Layer.effect(Repository, Effect.map(Hasher, (hasher) => makeMemoryRepository(hasher, store)))
+  Layer.effect(
+    Repository,
+    Effect.map(Hasher, (hasher) => makeMemoryRepository(hasher, store))
+  )

@@ -45,7 +45,9 @@ export interface BuildContext {
 }
 
 const defined = (o: Record<string, string | undefined>): Record<string, string> =>
-  Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ""))
+  Object.fromEntries(
+    Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== "")
+  )
 
 const githubContext = (env: Env): BuildContext => {
   const server = env["GITHUB_SERVER_URL"] ?? "https://github.com"
@@ -90,7 +92,11 @@ const gitlabContext = (env: Env): BuildContext => {
     buildType: RELPUB_BUILD_TYPE,
     externalParameters: { source: { uri: source } },
     internalParameters: {
-      gitlab: defined({ pipeline_id: env["CI_PIPELINE_ID"], job_id: env["CI_JOB_ID"], runner_id: runner })
+      gitlab: defined({
+        pipeline_id: env["CI_PIPELINE_ID"],
+        job_id: env["CI_JOB_ID"],
+        runner_id: runner
+      })
     },
     source: { uri: source, ...(sha ? { digest: { gitCommit: sha } } : {}) }
   }
@@ -111,11 +117,12 @@ export interface BuildFlags {
  * @category constructors
  */
 export const buildContext = (env: Env, flags: BuildFlags): BuildContext => {
-  const ci = env["GITHUB_ACTIONS"] === "true"
-    ? githubContext(env)
-    : env["GITLAB_CI"] === "true"
-    ? gitlabContext(env)
-    : undefined
+  const ci =
+    env["GITHUB_ACTIONS"] === "true"
+      ? githubContext(env)
+      : env["GITLAB_CI"] === "true"
+        ? gitlabContext(env)
+        : undefined
   const base: BuildContext = ci ?? {
     ci: "local",
     builderId: LOCAL_BUILDER_ID,
@@ -125,10 +132,12 @@ export const buildContext = (env: Env, flags: BuildFlags): BuildContext => {
     internalParameters: undefined,
     source: undefined
   }
-  const source = flags.sourceRepository === undefined ? base.source : { uri: flags.sourceRepository }
-  const externalParameters = base.buildType === RELPUB_BUILD_TYPE && source !== undefined
-    ? { ...base.externalParameters, source: { uri: source.uri } }
-    : base.externalParameters
+  const source =
+    flags.sourceRepository === undefined ? base.source : { uri: flags.sourceRepository }
+  const externalParameters =
+    base.buildType === RELPUB_BUILD_TYPE && source !== undefined
+      ? { ...base.externalParameters, source: { uri: source.uri } }
+      : base.externalParameters
   return {
     ...base,
     builderId: flags.builderId ?? base.builderId,
@@ -182,16 +191,26 @@ interface Digest {
 
 const usage = (message: string) => new UsageError({ message })
 
-const safeName = (raw: string): string => raw.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[-.]+/, "") || "release"
+const safeName = (raw: string): string =>
+  raw.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[-.]+/, "") || "release"
 
 // "git+https://host/owner/repo.git@refs/heads/main" and "git@host:owner/repo" name "repo".
 const repositoryName = (uri: string): string | undefined => {
-  const path = uri.replace(/^[a-z+]+:\/\//i, "").replace(/^[^/@]+@/, "").split("@")[0]!
-  return path.replace(/\.git$/, "").replace(/\/+$/, "").split(/[/:]/).pop()
+  const path = uri
+    .replace(/^[a-z+]+:\/\//i, "")
+    .replace(/^[^/@]+@/, "")
+    .split("@")[0]!
+  return path
+    .replace(/\.git$/, "")
+    .replace(/\/+$/, "")
+    .split(/[/:]/)
+    .pop()
 }
 
 const defaultName = (dir: string, sourceUri: string | undefined): string =>
-  safeName((sourceUri === undefined ? undefined : repositoryName(sourceUri)) || nodePath.basename(dir))
+  safeName(
+    (sourceUri === undefined ? undefined : repositoryName(sourceUri)) || nodePath.basename(dir)
+  )
 
 const writeNew = (dir: string, path: string, bytes: Uint8Array | string, force: boolean) =>
   Effect.tryPromise({
@@ -212,14 +231,16 @@ const loadKey = (key: NonNullable<PrepareRequest["signingKey"]>) =>
 
 // The SBOM is checked before it is copied: a release is never prepared around an invalid one.
 const loadSbom = (file: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bytes = new Uint8Array(yield* readFile(file, "--sbom"))
     const base = nodePath.basename(file)
     const name = isSbomFile(base) ? base : "sbom.json"
     const report = yield* validateSbom(name, bytes)
     if (!report.finding.ok) {
       return yield* new PolicyRejected({
-        violations: [violation("metadata", 33, "refuse", name, `--sbom ${file}: ${report.finding.detail}`)],
+        violations: [
+          violation("metadata", 33, "refuse", name, `--sbom ${file}: ${report.finding.detail}`)
+        ],
         warnings: []
       })
     }
@@ -238,13 +259,15 @@ const loadSbom = (file: string) =>
 export const prepareRelease = (
   request: PrepareRequest
 ): Effect.Effect<PrepareOutcome, PrepareError, ReleaseReader | Hasher> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const startedOn = new Date(yield* Clock.currentTimeMillis)
     const version = parseVersion(request.version)
     if (Either.isLeft(version)) return yield* usage(`--version: ${versionError(version.left)}`)
     const key = request.signingKey === undefined ? undefined : yield* loadKey(request.signingKey)
     if (request.signFiles === true && key === undefined) {
-      return yield* usage("--sign-files needs a key: give --signing-key FILE (relpub keygen makes one)")
+      return yield* usage(
+        "--sign-files needs a key: give --signing-key FILE (relpub keygen makes one)"
+      )
     }
     const sbom = request.sbomFile === undefined ? undefined : yield* loadSbom(request.sbomFile)
     const force = request.force === true
@@ -265,12 +288,14 @@ export const prepareRelease = (
     const build = buildContext(request.env, request)
     const provenanceFile = `${safeName(request.name ?? defaultName(dir, build.source?.uri))}.intoto.jsonl`
     const sbomInPlace = sbom !== undefined && sbom.source === nodePath.join(dir, sbom.name)
-    const digests = new Map<string, Digest>(release.files.map((f) => [f.path, release.digests.get(f.path)!]))
+    const digests = new Map<string, Digest>(
+      release.files.map((f) => [f.path, release.digests.get(f.path)!])
+    )
     const present = new Set(release.files.map((f) => f.path))
 
-    const artifacts = release.files.map((f) => f.path).filter((p) =>
-      !isSignatureFile(p) && !isManifestMetadata(p) && p !== provenanceFile
-    )
+    const artifacts = release.files
+      .map((f) => f.path)
+      .filter((p) => !isSignatureFile(p) && !isManifestMetadata(p) && p !== provenanceFile)
     if (sbom !== undefined && !present.has(sbom.name)) artifacts.push(sbom.name)
     const outputs = [
       provenanceFile,
@@ -282,7 +307,8 @@ export const prepareRelease = (
     if (!force && clash.length > 0) {
       return yield* usage(`${request.dir}: refusing to overwrite ${clash.join(", ")} (use --force)`)
     }
-    if (!Arr.isNonEmptyReadonlyArray(artifacts)) return yield* usage(`${request.dir}: no artifacts to prepare`)
+    if (!Arr.isNonEmptyReadonlyArray(artifacts))
+      return yield* usage(`${request.dir}: no artifacts to prepare`)
 
     const written: Array<string> = []
     const write = (path: string, bytes: Uint8Array | string) =>
@@ -307,9 +333,10 @@ export const prepareRelease = (
       startedOn,
       finishedOn: new Date(yield* Clock.currentTimeMillis)
     })
-    const line = key === undefined
-      ? JSON.stringify(statement)
-      : JSON.stringify(signEnvelope(IN_TOTO_PAYLOAD_TYPE, encodeStatement(statement), key))
+    const line =
+      key === undefined
+        ? JSON.stringify(statement)
+        : JSON.stringify(signEnvelope(IN_TOTO_PAYLOAD_TYPE, encodeStatement(statement), key))
     yield* write(provenanceFile, `${line}\n`)
 
     if (request.signFiles === true && key !== undefined) {
@@ -337,7 +364,12 @@ export const prepareRelease = (
       dir,
       files,
       written,
-      provenance: { file: provenanceFile, subjects: subjects.length, signed: key !== undefined, build },
+      provenance: {
+        file: provenanceFile,
+        subjects: subjects.length,
+        signed: key !== undefined,
+        build
+      },
       signingKey: key === undefined ? undefined : { id: key.publicKey.id, algorithm: key.algorithm }
     } satisfies PrepareOutcome
   }).pipe(Effect.withSpan("Prepare.prepareRelease"))
@@ -347,7 +379,8 @@ const removeManifests = (dir: string) =>
   Effect.tryPromise({
     try: async () => {
       for (const name of await fs.promises.readdir(dir)) {
-        if (isManifestMetadata(name)) await fs.promises.rm(nodePath.join(dir, name), { force: true })
+        if (isManifestMetadata(name))
+          await fs.promises.rm(nodePath.join(dir, name), { force: true })
       }
     },
     catch: (e) => usage(`${dir}: cannot be prepared (${(e as Error).message})`)

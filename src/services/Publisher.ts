@@ -28,7 +28,13 @@ import { type Release, ReleaseReader } from "./ReleaseReader.ts"
 import { Repository, type RepositoryShape } from "./Repository.ts"
 import { RuntimeInfo } from "./Runtime.ts"
 import { Signer, type SigningKeyShape } from "./Signer.ts"
-import { claim, ensureNotPublished, rollBackAttempt, rolledBack, type Transaction } from "./Transaction.ts"
+import {
+  claim,
+  ensureNotPublished,
+  rollBackAttempt,
+  rolledBack,
+  type Transaction
+} from "./Transaction.ts"
 
 /**
  * What to publish and under which policy.
@@ -102,9 +108,11 @@ const CHECK_OF: Readonly<Record<string, Violation["check"]>> = {
  * for them.
  */
 const ownVerification = (request: PublishRequest, release: Release) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { verifyRelease } = yield* Effect.promise(() => import("./Verifier.ts"))
-    const { layer: fileSystem } = yield* Effect.promise(() => import("@effect/platform-node/NodeFileSystem"))
+    const { layer: fileSystem } = yield* Effect.promise(
+      () => import("@effect/platform-node/NodeFileSystem")
+    )
     const outcome = yield* verifyRelease({
       dir: request.releaseDir,
       version: request.version,
@@ -119,18 +127,20 @@ const ownVerification = (request: PublishRequest, release: Release) =>
     )
     return outcome.result.findings
       .filter((f) => !f.ok && f.check !== "hash")
-      .map((f): Violation => ({
-        check: CHECK_OF[f.check] ?? "verification",
-        exitCode: f.exit_code,
-        severity: f.severity,
-        file: f.file,
-        message: f.detail
-      }))
+      .map(
+        (f): Violation => ({
+          check: CHECK_OF[f.check] ?? "verification",
+          exitCode: f.exit_code,
+          severity: f.severity,
+          file: f.file,
+          message: f.detail
+        })
+      )
   })
 
 /** Step 1: read the release directory and apply the policy. Writes nothing. */
 export const inspect = (request: PublishRequest) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const version = parseVersion(request.version)
     if (version._tag === "Left") {
       return yield* new UsageError({
@@ -144,12 +154,14 @@ export const inspect = (request: PublishRequest) =>
       verificationResultFile: request.verificationResultFile,
       validationResultFile: request.validationResultFile
     })
-    const own = request.verificationResultFile === undefined && request.trustedKeysDir !== undefined
-      ? yield* ownVerification(request, release)
-      : []
-    const facts = own.length > 0 || request.trustedKeysDir !== undefined
-      ? { ...release.facts, trustedKeysGiven: true }
-      : release.facts
+    const own =
+      request.verificationResultFile === undefined && request.trustedKeysDir !== undefined
+        ? yield* ownVerification(request, release)
+        : []
+    const facts =
+      own.length > 0 || request.trustedKeysDir !== undefined
+        ? { ...release.facts, trustedKeysGiven: true }
+        : release.facts
     const base = evaluate(request.policy, facts)
     const evaluation = { ...base, violations: [...base.violations, ...own] }
     const decision = decide(request.policy, evaluation.violations)
@@ -191,28 +203,37 @@ const buildRecord = (inspection: Inspection, txid: string, now: number, keyId: s
 
 /** Steps 3-5: stage every file, check what the backend holds, promote. */
 const stageAndPromote = (repo: RepositoryShape, tx: Transaction, release: Release) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const files = publishedFiles(release)
-    yield* Effect.forEach(release.files, (f) =>
-      repo.upload(f.absolutePath, tx.stagePrefix + f.path, release.digests.get(f.path)).pipe(
-        Effect.mapError(rolledBack("stage")),
-        Effect.flatMap((sent) => {
-          const verified = release.digests.get(f.path)!
-          return sent.sha256 === verified.sha256 && sent.size === verified.size
-            ? Effect.void
-            : Effect.fail(new RolledBack({
-              step: "stage",
-              detail: `${f.path} changed after it was verified (SHA-256 ${sent.sha256}, verified ${verified.sha256})`
-            }))
-        })
-      ), { concurrency: 2, discard: true }).pipe((e) => step("stage", e))
+    yield* Effect.forEach(
+      release.files,
+      (f) =>
+        repo.upload(f.absolutePath, tx.stagePrefix + f.path, release.digests.get(f.path)).pipe(
+          Effect.mapError(rolledBack("stage")),
+          Effect.flatMap((sent) => {
+            const verified = release.digests.get(f.path)!
+            return sent.sha256 === verified.sha256 && sent.size === verified.size
+              ? Effect.void
+              : Effect.fail(
+                  new RolledBack({
+                    step: "stage",
+                    detail: `${f.path} changed after it was verified (SHA-256 ${sent.sha256}, verified ${verified.sha256})`
+                  })
+                )
+          })
+        ),
+      { concurrency: 2, discard: true }
+    ).pipe((e) => step("stage", e))
 
     yield* step("verify-staged", checkObjects(repo, tx.stagePrefix, files, "verify-staged"))
     tx.touchedRelease = true
-    yield* repo.promote(tx.stagePrefix, tx.releasePrefix, files.map((f) => tx.stagePrefix + f.path)).pipe(
-      Effect.mapError(rolledBack("promote")),
-      (e) => step("promote", e)
-    )
+    yield* repo
+      .promote(
+        tx.stagePrefix,
+        tx.releasePrefix,
+        files.map((f) => tx.stagePrefix + f.path)
+      )
+      .pipe(Effect.mapError(rolledBack("promote")), (e) => step("promote", e))
     yield* step("verify-promoted", checkObjects(repo, tx.releasePrefix, files, "verify-promoted"))
   })
 
@@ -223,20 +244,28 @@ const checkObjects = (
   files: ReadonlyArray<{ readonly path: string; readonly sha256: string; readonly size: number }>,
   step: "verify-staged" | "verify-promoted"
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const listed = yield* repo.list(prefix).pipe(Effect.mapError(rolledBack(step)))
     const byKey = new Map(listed.map((o) => [o.key, o]))
     for (const f of files) {
       const o = byKey.get(prefix + f.path)
-      const problem = o === undefined ? "is missing"
-        : o.size !== f.size ? `has ${o.size} bytes, expected ${f.size}`
-        : o.sha256 !== undefined && o.sha256 !== f.sha256 ? `has SHA-256 ${o.sha256}, expected ${f.sha256}`
-        : undefined
-      if (problem !== undefined) return yield* new RolledBack({ step, detail: `${prefix}${f.path} ${problem}` })
+      const problem =
+        o === undefined
+          ? "is missing"
+          : o.size !== f.size
+            ? `has ${o.size} bytes, expected ${f.size}`
+            : o.sha256 !== undefined && o.sha256 !== f.sha256
+              ? `has SHA-256 ${o.sha256}, expected ${f.sha256}`
+              : undefined
+      if (problem !== undefined)
+        return yield* new RolledBack({ step, detail: `${prefix}${f.path} ${problem}` })
       byKey.delete(prefix + f.path)
     }
     if (step === "verify-staged" && byKey.size > 0) {
-      return yield* new RolledBack({ step, detail: `unexpected objects under ${prefix}: ${[...byKey.keys()].join(", ")}` })
+      return yield* new RolledBack({
+        step,
+        detail: `unexpected objects under ${prefix}: ${[...byKey.keys()].join(", ")}`
+      })
     }
   })
 
@@ -258,17 +287,26 @@ export const indexEntryOf = (record: ReleaseRecord, recordSha256: string): Index
 
 const decodeIndex = (bytes: Uint8Array) =>
   Schema.decodeUnknown(Schema.parseJson(RepositoryIndex))(new TextDecoder().decode(bytes)).pipe(
-    Effect.mapError((e) =>
-      new StorageError({ operation: "read", key: Keys.index, detail: `index.json is corrupt: ${e.message}`, retryable: false })
+    Effect.mapError(
+      (e) =>
+        new StorageError({
+          operation: "read",
+          key: Keys.index,
+          detail: `index.json is corrupt: ${e.message}`,
+          retryable: false
+        })
     )
   )
 
 /** Read the index and its compare-and-swap token (an absent index is empty). */
 export const readIndex = (repo: RepositoryShape) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const stored = yield* repo.read(Keys.index)
     if (Option.isNone(stored)) return { index: emptyIndex, etag: undefined as string | undefined }
-    return { index: yield* decodeIndex(stored.value.bytes), etag: stored.value.etag as string | undefined }
+    return {
+      index: yield* decodeIndex(stored.value.bytes),
+      etag: stored.value.etag as string | undefined
+    }
   })
 
 /** Write an object this publisher owns (its own audit record), whatever is there. */
@@ -294,11 +332,11 @@ export const recordInIndex = (
   audit: (previous: AuditPointer | null, sequence: number, now: number) => AuditRecord,
   auditKeys: { readonly record: string; readonly signature: string }
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const repo = yield* Repository
     const signer = yield* Signer
     const hasher = yield* Hasher
-    const once = Effect.gen(function*() {
+    const once = Effect.gen(function* () {
       const { index, etag } = yield* readIndex(repo)
       if (entry !== undefined && index.releases.some((r) => r.version === entry.version)) {
         return { index, signed: false }
@@ -306,7 +344,8 @@ export const recordInIndex = (
       const now = yield* Clock.currentTimeMillis
       const sequence = (index.audit_head?.sequence ?? 0) + 1
       const auditBytes = encodeJson(audit(index.audit_head, sequence, now))
-      if (Option.isSome(signer)) yield* putOwned(repo, auditKeys.signature, signer.value.sign(auditBytes))
+      if (Option.isSome(signer))
+        yield* putOwned(repo, auditKeys.signature, signer.value.sign(auditBytes))
       yield* putOwned(repo, auditKeys.record, auditBytes)
       const unsigned: RepositoryIndex = {
         schema: "relpub/index/v1",
@@ -322,7 +361,9 @@ export const recordInIndex = (
       yield* repo.swap(Keys.index, encodeJson(next), etag)
       return { index: next, signed: Option.isSome(signer) }
     })
-    const result = yield* once.pipe(Effect.retry({ schedule: casSchedule, while: (e) => e._tag === "PreconditionFailed" }))
+    const result = yield* once.pipe(
+      Effect.retry({ schedule: casSchedule, while: (e) => e._tag === "PreconditionFailed" })
+    )
     yield* writeIndexMarkdown(repo, result.index)
     return result
   }).pipe((e) => step("index", e))
@@ -338,54 +379,68 @@ export const indexSigningBytes = (index: RepositoryIndex): Uint8Array => {
 
 const signIndex = (index: RepositoryIndex, key: SigningKeyShape): RepositoryIndex => ({
   ...index,
-  signatures: [{
-    keyid: key.keyId,
-    algorithm: key.algorithm,
-    sig: Buffer.from(key.sign(indexSigningBytes(index))).toString("base64")
-  }]
+  signatures: [
+    {
+      keyid: key.keyId,
+      algorithm: key.algorithm,
+      sig: Buffer.from(key.sign(indexSigningBytes(index))).toString("base64")
+    }
+  ]
 })
 
 /** Bring index.md up to `index` unless a newer index already rendered it. */
 const writeIndexMarkdown = (repo: RepositoryShape, index: RepositoryIndex) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const current = yield* repo.read(Keys.indexMarkdown)
     const text = Option.map(current, (c) => new TextDecoder().decode(c.bytes))
     if (Option.isSome(text) && indexMarkdownSerial(text.value) >= index.serial) return
-    yield* repo.swap(Keys.indexMarkdown, new TextEncoder().encode(renderIndexMarkdown(index)),
-      Option.getOrUndefined(current)?.etag)
+    yield* repo.swap(
+      Keys.indexMarkdown,
+      new TextEncoder().encode(renderIndexMarkdown(index)),
+      Option.getOrUndefined(current)?.etag
+    )
   }).pipe(Effect.retry({ schedule: casSchedule, while: (e) => e._tag === "PreconditionFailed" }))
 
-const auditOf = (record: ReleaseRecord, recordSha256: string, inspection: Inspection, kind: string, txid: string) =>
-  Effect.map(RuntimeInfo, (runtime) =>
-    (previous: AuditPointer | null, sequence: number, now: number): AuditRecord => ({
-      schema: "relpub/audit/v1",
-      audit_id: `${txid}-audit`,
-      sequence,
-      event: "publish",
-      version: record.version,
-      timestamp: iso(now),
-      machine_id: runtime.host,
-      previous,
-      release_record_sha256: recordSha256,
-      metadata: {
-        sha256: record.sha256,
-        sbom_id: record.sbom_id,
-        slsa_id: record.slsa_id,
-        provenance_hash: record.provenance_hash,
-        signed: record.signed,
-        encrypted: record.encrypted
-      },
-      verification: record.verification,
-      validation: record.validation,
-      publication: {
-        artifacts_published: record.files.length,
-        total_bytes: record.size_bytes,
-        repository_type: kind,
-        policy_mode: inspection.request.policy.mode,
-        transaction_id: txid
-      },
-      signing_key_id: record.signing_key_id
-    }))
+const auditOf = (
+  record: ReleaseRecord,
+  recordSha256: string,
+  inspection: Inspection,
+  kind: string,
+  txid: string
+) =>
+  Effect.map(
+    RuntimeInfo,
+    (runtime) =>
+      (previous: AuditPointer | null, sequence: number, now: number): AuditRecord => ({
+        schema: "relpub/audit/v1",
+        audit_id: `${txid}-audit`,
+        sequence,
+        event: "publish",
+        version: record.version,
+        timestamp: iso(now),
+        machine_id: runtime.host,
+        previous,
+        release_record_sha256: recordSha256,
+        metadata: {
+          sha256: record.sha256,
+          sbom_id: record.sbom_id,
+          slsa_id: record.slsa_id,
+          provenance_hash: record.provenance_hash,
+          signed: record.signed,
+          encrypted: record.encrypted
+        },
+        verification: record.verification,
+        validation: record.validation,
+        publication: {
+          artifacts_published: record.files.length,
+          total_bytes: record.size_bytes,
+          repository_type: kind,
+          policy_mode: inspection.request.policy.mode,
+          transaction_id: txid
+        },
+        signing_key_id: record.signing_key_id
+      })
+  )
 
 /**
  * Steps 2-7 for an inspected release: claim, stage, verify, promote, verify,
@@ -394,26 +449,37 @@ const auditOf = (record: ReleaseRecord, recordSha256: string, inspection: Inspec
  * attempt back; after the commit it only cleans up.
  */
 export const commit = (inspection: Inspection) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const repo = yield* Repository
     const signer = yield* Signer
     const hasher = yield* Hasher
     const { request, release } = inspection
     const lease = request.leaseMillis ?? DEFAULT_LEASE_MILLIS
 
-    const { tx } = yield* Effect.acquireRelease(step("claim", claim(request.version, lease)), ({ tx, claimEtag }, exit) =>
-      (tx.committed
-        ? Effect.all([
-          tx.stagePrefix === tx.releasePrefix ? Effect.void : repo.removePrefix(tx.stagePrefix),
-          repo.remove(tx.claimKey, claimEtag)
-        ], { discard: true })
-        : Effect.zipRight(
-          Effect.logWarning(`rolling back ${tx.version} (transaction ${tx.txid})`),
-          rollBackAttempt(repo, tx, claimEtag, tx.touchedRelease)
-        )).pipe(
-          Effect.catchAll((e) => Effect.logError(`cleanup after ${exit._tag} left work for relpub repair: ${e.message}`)),
+    const { tx } = yield* Effect.acquireRelease(
+      step("claim", claim(request.version, lease)),
+      ({ tx, claimEtag }, exit) =>
+        (tx.committed
+          ? Effect.all(
+              [
+                tx.stagePrefix === tx.releasePrefix
+                  ? Effect.void
+                  : repo.removePrefix(tx.stagePrefix),
+                repo.remove(tx.claimKey, claimEtag)
+              ],
+              { discard: true }
+            )
+          : Effect.zipRight(
+              Effect.logWarning(`rolling back ${tx.version} (transaction ${tx.txid})`),
+              rollBackAttempt(repo, tx, claimEtag, tx.touchedRelease)
+            )
+        ).pipe(
+          Effect.catchAll((e) =>
+            Effect.logError(`cleanup after ${exit._tag} left work for relpub repair: ${e.message}`)
+          ),
           Effect.withLogSpan("release")
-        ))
+        )
+    )
 
     yield* stageAndPromote(repo, tx, release)
 
@@ -422,25 +488,39 @@ export const commit = (inspection: Inspection) =>
     const record = yield* buildRecord(inspection, tx.txid, now, keyId)
     const recordBytes = encodeJson(record)
     if (Option.isSome(signer)) {
-      yield* repo.create(Keys.releaseSignature(request.version), signer.value.sign(recordBytes)).pipe(
-        Effect.mapError(rolledBack("commit"))
-      )
+      yield* repo
+        .create(Keys.releaseSignature(request.version), signer.value.sign(recordBytes))
+        .pipe(Effect.mapError(rolledBack("commit")))
     }
     // If the answer to this write is lost, the record may exist anyway: read it
     // back, and if it holds our bytes, the commit happened.
     const ourRecord = repo.read(Keys.releaseRecord(request.version)).pipe(
-      Effect.map((o) => Option.isSome(o) && Buffer.from(o.value.bytes).equals(Buffer.from(recordBytes))),
+      Effect.map(
+        (o) => Option.isSome(o) && Buffer.from(o.value.bytes).equals(Buffer.from(recordBytes))
+      ),
       Effect.orElseSucceed(() => false)
     )
-    yield* repo.create(Keys.releaseRecord(request.version), recordBytes).pipe(
-      Effect.catchAll((e) =>
-        Effect.flatMap(ourRecord, (committed): Effect.Effect<void, VersionExists | RolledBack> =>
-          committed ? Effect.void
-          : e._tag === "AlreadyExists"
-          ? Effect.fail(new VersionExists({ version: request.version, reason: "published", detail: "release.json appeared" }))
-          : Effect.fail(rolledBack("commit")(e)))
+    yield* repo
+      .create(Keys.releaseRecord(request.version), recordBytes)
+      .pipe(
+        Effect.catchAll((e) =>
+          Effect.flatMap(
+            ourRecord,
+            (committed): Effect.Effect<void, VersionExists | RolledBack> =>
+              committed
+                ? Effect.void
+                : e._tag === "AlreadyExists"
+                  ? Effect.fail(
+                      new VersionExists({
+                        version: request.version,
+                        reason: "published",
+                        detail: "release.json appeared"
+                      })
+                    )
+                  : Effect.fail(rolledBack("commit")(e))
+          )
+        )
       )
-    )
     tx.committed = true
     yield* Effect.logInfo(`committed ${request.version}`)
 
@@ -450,16 +530,17 @@ export const commit = (inspection: Inspection) =>
       record: Keys.auditRecord(request.version),
       signature: Keys.auditSignature(request.version)
     }).pipe(
-      Effect.mapError((e) =>
-        new StorageError({
-          operation: "swap",
-          key: Keys.index,
-          detail: `${request.version} is committed but the index was not updated (${
-            e._tag === "PreconditionFailed" ? "too many concurrent updates" : e.detail
-          }); run relpub repair`,
-          retryable: false,
-          cause: e
-        })
+      Effect.mapError(
+        (e) =>
+          new StorageError({
+            operation: "swap",
+            key: Keys.index,
+            detail: `${request.version} is committed but the index was not updated (${
+              e._tag === "PreconditionFailed" ? "too many concurrent updates" : e.detail
+            }); run relpub repair`,
+            retryable: false,
+            cause: e
+          })
       )
     )
     return { record, txid: tx.txid, auditSigned: indexed.signed }
@@ -472,7 +553,7 @@ export const commit = (inspection: Inspection) =>
  * @category programs
  */
 export const publish = (request: PublishRequest) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const inspection = yield* inspect(request)
     if (inspection.decision.failures.length > 0) {
       return yield* new PolicyRejected({

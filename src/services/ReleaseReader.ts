@@ -2,11 +2,26 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { collisions, describePathProblem, pathProblem } from "../domain/ArtifactPath.ts"
-import type { ManifestInput, ReleaseFacts, ResultInput, SignatureFinding } from "../domain/Checks.ts"
+import type {
+  ManifestInput,
+  ReleaseFacts,
+  ResultInput,
+  SignatureFinding
+} from "../domain/Checks.ts"
 import { UsageError } from "../domain/Errors.ts"
-import { MANIFEST_JSON, parseManifestJson, parseSha256Sums, SHA256SUMS } from "../domain/Manifest.ts"
+import {
+  MANIFEST_JSON,
+  parseManifestJson,
+  parseSha256Sums,
+  SHA256SUMS
+} from "../domain/Manifest.ts"
 import { sbomId, slsaId } from "../domain/Metadata.ts"
-import { isEncryptedFile, isProvenanceFile, isSbomFile, isSignatureFile } from "../domain/ReleaseContent.ts"
+import {
+  isEncryptedFile,
+  isProvenanceFile,
+  isSbomFile,
+  isSignatureFile
+} from "../domain/ReleaseContent.ts"
 import { ValidationResult, VerificationResult } from "../domain/Results.ts"
 import { type FileDigest, Hasher } from "./Hasher.ts"
 
@@ -73,8 +88,15 @@ interface Scan {
 }
 
 const kindOf = (st: fs.Stats): string =>
-  st.isSymbolicLink() ? "a symbolic link" : st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket"
-  : st.isBlockDevice() || st.isCharacterDevice() ? "a device" : "not a regular file"
+  st.isSymbolicLink()
+    ? "a symbolic link"
+    : st.isFIFO()
+      ? "a FIFO"
+      : st.isSocket()
+        ? "a socket"
+        : st.isBlockDevice() || st.isCharacterDevice()
+          ? "a device"
+          : "not a regular file"
 
 const scan = async (root: string): Promise<Scan> => {
   const out: Scan = { files: [], refused: [] }
@@ -118,10 +140,13 @@ const readLimited = (file: string, limit: number): Effect.Effect<Either.Either<s
     try {
       const st = await fs.promises.stat(file)
       if (!st.isFile()) return Either.left(`${file}: not a regular file`)
-      if (st.size > limit) return Either.left(`${file}: ${st.size} bytes is over the ${limit}-byte limit`)
+      if (st.size > limit)
+        return Either.left(`${file}: ${st.size} bytes is over the ${limit}-byte limit`)
       return Either.right(await fs.promises.readFile(file, "utf8"))
     } catch (e) {
-      return Either.left(`${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+      return Either.left(
+        `${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`
+      )
     }
   })
 
@@ -129,7 +154,7 @@ const readResult = <A, I>(
   schema: Schema.Schema<A, I>,
   file: string | undefined
 ): Effect.Effect<ResultInput<A>> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (file === undefined) return { _tag: "None" } as const
     const text = yield* readLimited(file, Limits.resultBytes)
     if (Either.isLeft(text)) return { _tag: "Invalid", file, message: text.left } as const
@@ -137,7 +162,11 @@ const readResult = <A, I>(
     try {
       json = JSON.parse(text.right)
     } catch (e) {
-      return { _tag: "Invalid", file, message: `${file}: not valid JSON (${(e as Error).message})` } as const
+      return {
+        _tag: "Invalid",
+        file,
+        message: `${file}: not valid JSON (${(e as Error).message})`
+      } as const
     }
     const decoded = Schema.decodeUnknownEither(schema)(json)
     if (Either.isLeft(decoded)) {
@@ -147,18 +176,27 @@ const readResult = <A, I>(
     return { _tag: "Valid", file, result: decoded.right } as const
   })
 
-const readManifest = (dir: string, files: ReadonlyArray<ReleaseFile>): Effect.Effect<ManifestInput> =>
-  Effect.gen(function*() {
+const readManifest = (
+  dir: string,
+  files: ReadonlyArray<ReleaseFile>
+): Effect.Effect<ManifestInput> =>
+  Effect.gen(function* () {
     const has = (name: string) => files.some((f) => f.path === name)
     const load = (name: string) => readLimited(nodePath.join(dir, name), Limits.manifestBytes)
     if (!has(MANIFEST_JSON) && !has(SHA256SUMS)) return { _tag: "Missing" } as const
     const primary = has(MANIFEST_JSON) ? MANIFEST_JSON : SHA256SUMS
     const text = yield* load(primary)
     if (Either.isLeft(text)) {
-      return { _tag: "Invalid", file: primary, problems: [{ where: primary, message: text.left }] } as const
+      return {
+        _tag: "Invalid",
+        file: primary,
+        problems: [{ where: primary, message: text.left }]
+      } as const
     }
-    const parsed = primary === MANIFEST_JSON ? parseManifestJson(text.right) : parseSha256Sums(text.right)
-    if (Either.isLeft(parsed)) return { _tag: "Invalid", file: primary, problems: parsed.left } as const
+    const parsed =
+      primary === MANIFEST_JSON ? parseManifestJson(text.right) : parseSha256Sums(text.right)
+    if (Either.isLeft(parsed))
+      return { _tag: "Invalid", file: primary, problems: parsed.left } as const
     if (primary === MANIFEST_JSON && has(SHA256SUMS)) {
       // Both present: they must agree, or a consumer checking one would see another release.
       const sums = yield* load(SHA256SUMS)
@@ -166,20 +204,26 @@ const readManifest = (dir: string, files: ReadonlyArray<ReleaseFile>): Effect.Ef
       const problems = Either.isLeft(other)
         ? [{ where: SHA256SUMS, message: "cannot be parsed, and manifest.json is present too" }]
         : other.right.entries.flatMap((e) => {
-          const m = parsed.right.entries.find((x) => x.path === e.path)
-          return m === undefined || m.sha256 !== e.sha256
-            ? [{ where: SHA256SUMS, message: `${e.path}: disagrees with manifest.json` }]
-            : []
-        })
+            const m = parsed.right.entries.find((x) => x.path === e.path)
+            return m === undefined || m.sha256 !== e.sha256
+              ? [{ where: SHA256SUMS, message: `${e.path}: disagrees with manifest.json` }]
+              : []
+          })
       if (problems.length > 0) return { _tag: "Invalid", file: SHA256SUMS, problems } as const
     }
     return { _tag: "Valid", manifest: parsed.right } as const
   })
 
-const readMetadata = (dir: string, files: ReadonlyArray<ReleaseFile>, digests: ReadonlyMap<string, FileDigest>) =>
-  Effect.gen(function*() {
+const readMetadata = (
+  dir: string,
+  files: ReadonlyArray<ReleaseFile>,
+  digests: ReadonlyMap<string, FileDigest>
+) =>
+  Effect.gen(function* () {
     const text = (f: ReleaseFile) =>
-      readLimited(nodePath.join(dir, f.path), Limits.metadataBytes).pipe(Effect.map(Either.getOrUndefined))
+      readLimited(nodePath.join(dir, f.path), Limits.metadataBytes).pipe(
+        Effect.map(Either.getOrUndefined)
+      )
     let sbom: string | undefined
     let slsa: string | undefined
     let provenanceHash: string | undefined
@@ -205,14 +249,23 @@ const readMetadata = (dir: string, files: ReadonlyArray<ReleaseFile>, digests: R
   })
 
 const read = (request: ReadRequest) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const hasher = yield* Hasher
     const dir = nodePath.resolve(request.dir)
-    const isDir = yield* Effect.promise(() => fs.promises.stat(dir).then((s) => s.isDirectory(), () => false))
-    if (!isDir) return yield* new UsageError({ message: `${request.dir}: not a directory (the release to publish)` })
+    const isDir = yield* Effect.promise(() =>
+      fs.promises.stat(dir).then(
+        (s) => s.isDirectory(),
+        () => false
+      )
+    )
+    if (!isDir)
+      return yield* new UsageError({
+        message: `${request.dir}: not a directory (the release to publish)`
+      })
     const scanned = yield* Effect.tryPromise({
       try: () => scan(dir),
-      catch: (e) => new UsageError({ message: `${request.dir}: cannot be read: ${(e as Error).message}` })
+      catch: (e) =>
+        new UsageError({ message: `${request.dir}: cannot be read: ${(e as Error).message}` })
     })
     const manifest = yield* readManifest(dir, scanned.files)
     const verification = yield* readResult(VerificationResult, request.verificationResultFile)
@@ -221,25 +274,32 @@ const read = (request: ReadRequest) =>
     // Hash only what could be published; refused input fails before any expensive work.
     const digests = new Map<string, FileDigest>()
     if (scanned.refused.length === 0 && manifest._tag !== "Invalid") {
-      yield* Effect.forEach(scanned.files, (f) =>
-        hasher.hashFile(f.absolutePath).pipe(
-          Effect.match({
-            onFailure: (e) => scanned.refused.push({ path: f.path, reason: `cannot be hashed: ${e.detail}` }),
-            onSuccess: (d) => {
-              if (d.size !== f.size) scanned.refused.push({ path: f.path, reason: "changed while being read" })
-              else digests.set(f.path, d)
-            }
-          })
-        ), { concurrency: 2, discard: true })
+      yield* Effect.forEach(
+        scanned.files,
+        (f) =>
+          hasher.hashFile(f.absolutePath).pipe(
+            Effect.match({
+              onFailure: (e) =>
+                scanned.refused.push({ path: f.path, reason: `cannot be hashed: ${e.detail}` }),
+              onSuccess: (d) => {
+                if (d.size !== f.size)
+                  scanned.refused.push({ path: f.path, reason: "changed while being read" })
+                else digests.set(f.path, d)
+              }
+            })
+          ),
+        { concurrency: 2, discard: true }
+      )
     }
     const facts: ReleaseFacts = {
       version: request.version,
       files: scanned.files.map(({ path, size }) => ({ path, size })),
       refused: scanned.refused,
       manifest,
-      hashes: digests.size === scanned.files.length
-        ? new Map([...digests].map(([path, d]) => [path, d.sha256]))
-        : undefined,
+      hashes:
+        digests.size === scanned.files.length
+          ? new Map([...digests].map(([path, d]) => [path, d.sha256]))
+          : undefined,
       verification,
       validation,
       signatureFindings: request.signatureFindings ?? [],

@@ -119,4 +119,7 @@ export interface RepositoryShape {
  *
  * @category tags
  */
-export class Repository extends Context.Tag("relpub/services/Repository")<Repository, RepositoryShape>() {}
+export class Repository extends Context.Tag("relpub/services/Repository")<
+  Repository,
+  RepositoryShape
+>() {}

@@ -29,35 +29,45 @@ export interface RepositoryOptions {
 export type RepositoryTarget =
   | { readonly kind: "local"; readonly path: string }
   | {
-    readonly kind: "s3"
-    readonly bucket: string
-    readonly prefix: string
-    readonly region?: string | undefined
-    readonly endpoint?: string | undefined
-    readonly forcePathStyle: boolean
-  }
+      readonly kind: "s3"
+      readonly bucket: string
+      readonly prefix: string
+      readonly region?: string | undefined
+      readonly endpoint?: string | undefined
+      readonly forcePathStyle: boolean
+    }
   | {
-    readonly kind: "gcs"
-    readonly bucket: string
-    readonly prefix: string
-    readonly endpoint?: string | undefined
-  }
+      readonly kind: "gcs"
+      readonly bucket: string
+      readonly prefix: string
+      readonly endpoint?: string | undefined
+    }
   | {
-    readonly kind: "azure"
-    readonly container: string
-    readonly prefix: string
-    readonly account?: string | undefined
-    readonly connectionString?: Redacted.Redacted<string> | undefined
-    readonly endpoint?: string | undefined
-  }
+      readonly kind: "azure"
+      readonly container: string
+      readonly prefix: string
+      readonly account?: string | undefined
+      readonly connectionString?: Redacted.Redacted<string> | undefined
+      readonly endpoint?: string | undefined
+    }
 
 /** The embedded default: a directory beside the working directory. */
 export const DEFAULT_REPOSITORY_PATH = "./artifact-repository"
 
 // Query and connection-string parameters whose values are secret.
 const SECRET_PARAMS = new Set([
-  "sig", "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
-  "x-goog-signature", "x-goog-credential", "access_token", "token", "password", "secret", "key",
+  "sig",
+  "signature",
+  "x-amz-signature",
+  "x-amz-credential",
+  "x-amz-security-token",
+  "x-goog-signature",
+  "x-goog-credential",
+  "access_token",
+  "token",
+  "password",
+  "secret",
+  "key",
   "accountkey"
 ])
 
@@ -70,7 +80,8 @@ export const redact = (value: string): string =>
   value
     .replace(/(AccountKey|SharedAccessSignature)\s*=[^;]*/gi, "$1=***")
     .replace(/([?&;]([\w-]+)=)([^&;\s"']*)/g, (all, head: string, name: string) =>
-      SECRET_PARAMS.has(name.toLowerCase()) ? `${head}***` : all)
+      SECRET_PARAMS.has(name.toLowerCase()) ? `${head}***` : all
+    )
     .replace(/(\/\/)[^/@\s]+@/g, "$1***@")
     .replace(/(Bearer|SharedKey)\s+[^\s"']+/gi, "$1 ***")
 
@@ -85,15 +96,15 @@ const checkName = (what: string, name: string | undefined, pattern: RegExp, flag
   name === undefined || name === ""
     ? usage(`${what} missing: give it in the repository URL or with ${flag}`)
     : pattern.test(name)
-    ? Either.right(name)
-    : usage(`invalid ${what} "${redact(name)}"`)
+      ? Either.right(name)
+      : usage(`invalid ${what} "${redact(name)}"`)
 
 // A key prefix: "/"-separated, no empty, "." or ".." segments, no backslash or NUL.
 const checkPrefix = (prefix: string | undefined): Either.Either<string, UsageError> => {
   const trimmed = (prefix ?? "").replace(/^\/+|\/+$/g, "")
   if (trimmed === "") return Either.right("")
-  const bad = trimmed.split("/").some((s) => s === "" || s === "." || s === "..") ||
-    /[\\\0]/.test(trimmed)
+  const bad =
+    trimmed.split("/").some((s) => s === "" || s === "." || s === "..") || /[\\\0]/.test(trimmed)
   return bad ? usage(`invalid repository prefix "${redact(prefix ?? "")}"`) : Either.right(trimmed)
 }
 
@@ -123,7 +134,11 @@ const splitFirst = (rest: string): readonly [string, string] => {
 type Kind = RepositoryTarget["kind"]
 const KINDS: ReadonlyArray<Kind> = ["local", "s3", "gcs", "azure"]
 const SCHEMES: Record<string, Kind> = {
-  "s3:": "s3", "gs:": "gcs", "gcs:": "gcs", "az:": "azure", "file:": "local"
+  "s3:": "s3",
+  "gs:": "gcs",
+  "gcs:": "gcs",
+  "az:": "azure",
+  "file:": "local"
 }
 
 // What --repository alone says: its kind and the parts it names.
@@ -168,23 +183,21 @@ const fromValue = (value: string) => {
 export const parseRepository = (
   options: RepositoryOptions
 ): Either.Either<RepositoryTarget, UsageError> =>
-  Either.gen(function*() {
+  Either.gen(function* () {
     const type = options.repositoryType?.toLowerCase()
     if (type !== undefined && !KINDS.includes(type as Kind)) {
       const expected = `expected one of ${KINDS.join(", ")}`
       return yield* usage(`unknown --repository-type "${options.repositoryType}": ${expected}`)
     }
-    const given = options.repository === undefined
-      ? undefined
-      : yield* fromValue(options.repository)
+    const given =
+      options.repository === undefined ? undefined : yield* fromValue(options.repository)
     const kind: Kind = given?.kind ?? (type as Kind | undefined) ?? "local"
     if (type !== undefined && given !== undefined && given.kind !== type) {
       const shown = `--repository "${redact(options.repository ?? "")}" is ${given.kind}`
       return yield* usage(`${shown}, but --repository-type is ${type}`)
     }
-    const prefixGiven = given !== undefined && "prefix" in given && given.prefix !== ""
-      ? given.prefix
-      : undefined
+    const prefixGiven =
+      given !== undefined && "prefix" in given && given.prefix !== "" ? given.prefix : undefined
     if (prefixGiven !== undefined && options.repositoryPrefix !== undefined) {
       return yield* usage(
         "the repository prefix is given twice: in the URL and with --repository-prefix"
@@ -204,9 +217,8 @@ export const parseRepository = (
         if (endpoint !== undefined) {
           return yield* usage("--endpoint does not apply to a local repository")
         }
-        const path = given?.kind === "local"
-          ? given.path
-          : options.repositoryPath ?? DEFAULT_REPOSITORY_PATH
+        const path =
+          given?.kind === "local" ? given.path : (options.repositoryPath ?? DEFAULT_REPOSITORY_PATH)
         if (path === "" || path.includes("\0")) {
           return yield* usage(`invalid repository path "${path}"`)
         }
@@ -242,12 +254,12 @@ export const parseRepository = (
           CONTAINER,
           "--repository-bucket"
         )
-        const account = parts === undefined
-          ? undefined
-          : yield* checkName("account", parts.account, ACCOUNT, "az://")
-        const connection = given !== undefined && "connectionString" in given
-          ? given.connectionString
-          : undefined
+        const account =
+          parts === undefined
+            ? undefined
+            : yield* checkName("account", parts.account, ACCOUNT, "az://")
+        const connection =
+          given !== undefined && "connectionString" in given ? given.connectionString : undefined
         return {
           kind,
           container,

@@ -17,7 +17,10 @@ export interface RuntimeInfoShape {
 }
 
 /** @category tags */
-export class RuntimeInfo extends Context.Tag("relpub/services/RuntimeInfo")<RuntimeInfo, RuntimeInfoShape>() {}
+export class RuntimeInfo extends Context.Tag("relpub/services/RuntimeInfo")<
+  RuntimeInfo,
+  RuntimeInfoShape
+>() {}
 
 const alive = (pid: number): boolean => {
   try {

@@ -20,11 +20,13 @@ export interface S3RepositoryConfig {
   /** For S3-compatible servers, e.g. `http://127.0.0.1:8333`. */
   readonly endpoint?: string | undefined
   readonly forcePathStyle?: boolean | undefined
-  readonly credentials?: {
-    readonly accessKeyId: string
-    readonly secretAccessKey: Redacted.Redacted<string>
-    readonly sessionToken?: Redacted.Redacted<string> | undefined
-  } | undefined
+  readonly credentials?:
+    | {
+        readonly accessKeyId: string
+        readonly secretAccessKey: Redacted.Redacted<string>
+        readonly sessionToken?: Redacted.Redacted<string> | undefined
+      }
+    | undefined
   /** `in-place` (default, faster): stage inside the release directory; `copy`: CopyObject. */
   readonly staging?: "in-place" | "copy" | undefined
   /** Send `x-amz-checksum-sha256` with create/swap bodies, checked by the server (default on). */
@@ -40,10 +42,13 @@ const call = Store.sdkCall((error) => {
 })
 // 409 ConditionalRequestConflict: another conditional write to the key was in flight.
 const RETRYABLE_CODES = ["ConditionalRequestConflict", "OperationAborted", "SlowDown"]
-const { fail, missing, create, swap, remove: removed } = Store.failures(
-  RETRYABLE_CODES,
-  (f) => f.status === 412
-)
+const {
+  fail,
+  missing,
+  create,
+  swap,
+  remove: removed
+} = Store.failures(RETRYABLE_CODES, (f) => f.status === 412)
 
 const tokenOf = (etag: string | undefined) => (etag ?? "").replace(/^W\//, "").replace(/"/g, "")
 const quoted = (token: string) => `"${token}"`
@@ -57,23 +62,24 @@ const sha256Of = (checksum: string | undefined, type: string | undefined) =>
     ? undefined
     : Buffer.from(checksum, "base64").toString("hex")
 
-const clientConfig = ({ credentials: c, endpoint, ...config }: S3RepositoryConfig) => ({
-  ...((config.region ?? endpoint) && { region: config.region ?? "us-east-1" }),
-  ...(endpoint && { endpoint }),
-  forcePathStyle: config.forcePathStyle ?? false,
-  ...(c && {
-    credentials: {
-      accessKeyId: c.accessKeyId,
-      secretAccessKey: Redacted.value(c.secretAccessKey),
-      ...(c.sessionToken && { sessionToken: Redacted.value(c.sessionToken) })
-    }
-  }),
-  // Non-AWS servers reject the default CRC32 trailers (ECOSYSTEM.md, S3 row).
-  requestChecksumCalculation: "WHEN_REQUIRED",
-  responseChecksumValidation: "WHEN_REQUIRED",
-  // Retries are ours: one Schedule, retryable errors only.
-  maxAttempts: 1
-}) satisfies S3ClientConfig
+const clientConfig = ({ credentials: c, endpoint, ...config }: S3RepositoryConfig) =>
+  ({
+    ...((config.region ?? endpoint) && { region: config.region ?? "us-east-1" }),
+    ...(endpoint && { endpoint }),
+    forcePathStyle: config.forcePathStyle ?? false,
+    ...(c && {
+      credentials: {
+        accessKeyId: c.accessKeyId,
+        secretAccessKey: Redacted.value(c.secretAccessKey),
+        ...(c.sessionToken && { sessionToken: Redacted.value(c.sessionToken) })
+      }
+    }),
+    // Non-AWS servers reject the default CRC32 trailers (ECOSYSTEM.md, S3 row).
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    // Retries are ours: one Schedule, retryable errors only.
+    maxAttempts: 1
+  }) satisfies S3ClientConfig
 
 /**
  * An S3 repository. Create-only writes are `If-None-Match: *` (412: the key
@@ -87,7 +93,7 @@ const clientConfig = ({ credentials: c, endpoint, ...config }: S3RepositoryConfi
 export const makeS3Repository = (
   config: S3RepositoryConfig
 ): Effect.Effect<RepositoryShape, StorageError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const root = Store.rootPrefix(config.prefix)
     const location = Store.scrub(
       `s3://${config.bucket}/${root}${config.endpoint ? ` (${config.endpoint})` : ""}`
@@ -113,8 +119,9 @@ export const makeS3Repository = (
 
     const put = (key: string, bytes: Uint8Array, condition: Condition) => {
       const digest = Store.sha256(bytes)
-      const checksum = config.checksumSha256 !== false &&
-        { ChecksumSHA256: digest.copy().digest("base64") }
+      const checksum = config.checksumSha256 !== false && {
+        ChecksumSHA256: digest.copy().digest("base64")
+      }
       const body = { Body: bytes, ContentLength: bytes.length }
       const input = { ...at(key), ...body, ...condition, ...checksum }
       return call((abortSignal) => client.putObject(input, { abortSignal })).pipe(
@@ -133,15 +140,16 @@ export const makeS3Repository = (
             { abortSignal }
           )
         ).pipe(
-          Effect.map((page) =>
-            [
-              (page.Contents ?? []).map((o) => ({
-                key: (o.Key ?? "").slice(root.length),
-                size: o.Size ?? 0,
-                etag: tokenOf(o.ETag)
-              })),
-              page.IsTruncated ? page.NextContinuationToken : undefined
-            ] as const
+          Effect.map(
+            (page) =>
+              [
+                (page.Contents ?? []).map((o) => ({
+                  key: (o.Key ?? "").slice(root.length),
+                  size: o.Size ?? 0,
+                  etag: tokenOf(o.ETag)
+                })),
+                page.IsTruncated ? page.NextContinuationToken : undefined
+              ] as const
           ),
           Effect.mapError(fail("list", prefix)),
           retry
@@ -169,22 +177,26 @@ export const makeS3Repository = (
         Effect.mapError(fail("delete", prefix)),
         retry,
         Effect.tap((page) =>
-          Effect.forEach(page.Uploads ?? [], ({ Key, UploadId }) =>
-            call((abortSignal) =>
-              client.abortMultipartUpload({ Bucket, Key, UploadId }, { abortSignal })
-            ).pipe(
-              Effect.catchAll((f) =>
-                f.status === 404 ? Effect.void : Effect.fail(fail("delete", prefix)(f))
+          Effect.forEach(
+            page.Uploads ?? [],
+            ({ Key, UploadId }) =>
+              call((abortSignal) =>
+                client.abortMultipartUpload({ Bucket, Key, UploadId }, { abortSignal })
+              ).pipe(
+                Effect.catchAll((f) =>
+                  f.status === 404 ? Effect.void : Effect.fail(fail("delete", prefix)(f))
+                ),
+                retry
               ),
-              retry
-            ), { concurrency: Store.SERVER_SIDE_CONCURRENCY, discard: true })
+            { concurrency: Store.SERVER_SIDE_CONCURRENCY, discard: true }
+          )
         ),
         Effect.flatMap((page) =>
           page.IsTruncated
             ? abortUploads(prefix, {
-              KeyMarker: page.NextKeyMarker,
-              UploadIdMarker: page.NextUploadIdMarker
-            })
+                KeyMarker: page.NextKeyMarker,
+                UploadIdMarker: page.NextUploadIdMarker
+              })
             : Effect.void
         )
       )
@@ -220,11 +232,7 @@ export const makeS3Repository = (
       const ifMatch = expected === undefined ? {} : { IfMatch: quoted(expected) }
       const del = call((abortSignal) =>
         client.deleteObject({ ...at(key), ...ifMatch }, { abortSignal })
-      ).pipe(
-        Effect.asVoid,
-        Effect.catchAll(removed(key, expected)),
-        retry
-      )
+      ).pipe(Effect.asVoid, Effect.catchAll(removed(key, expected)), retry)
       if (expected === undefined) return del
       // The head also refuses a stale token on servers that ignore If-Match on DELETE.
       return head(key).pipe(
@@ -237,18 +245,20 @@ export const makeS3Repository = (
     }
 
     const upload = (localPath: string, key: string) =>
-      Effect.scoped(Effect.gen(function*() {
-        const source = yield* openHashedSource(localPath, key)
-        const body = { Body: source.stream, ContentLength: source.size }
-        const params = { ...at(key), ...body, IfNoneMatch: "*" }
-        const parts = { partSize: Store.PART_BYTES, queueSize: Store.UPLOAD_CONCURRENCY }
-        yield* call((abortSignal) => {
-          const upload = new lib.Upload({ client, params, ...parts })
-          abortSignal.addEventListener("abort", () => void upload.abort())
-          return upload.done()
-        }).pipe(Effect.mapError(fail("upload", key)))
-        return { key, size: source.size, sha256: source.sha256() }
-      })).pipe(retry)
+      Effect.scoped(
+        Effect.gen(function* () {
+          const source = yield* openHashedSource(localPath, key)
+          const body = { Body: source.stream, ContentLength: source.size }
+          const params = { ...at(key), ...body, IfNoneMatch: "*" }
+          const parts = { partSize: Store.PART_BYTES, queueSize: Store.UPLOAD_CONCURRENCY }
+          yield* call((abortSignal) => {
+            const upload = new lib.Upload({ client, params, ...parts })
+            abortSignal.addEventListener("abort", () => void upload.abort())
+            return upload.done()
+          }).pipe(Effect.mapError(fail("upload", key)))
+          return { key, size: source.size, sha256: source.sha256() }
+        })
+      ).pipe(retry)
 
     const repository: RepositoryShape = {
       kind: "s3",
@@ -268,7 +278,12 @@ export const makeS3Repository = (
       remove,
       removePrefix: (prefix) =>
         list(prefix).pipe(
-          Effect.map((objects) => Store.chunks(objects.map((o) => o.key), 1000)),
+          Effect.map((objects) =>
+            Store.chunks(
+              objects.map((o) => o.key),
+              1000
+            )
+          ),
           Effect.flatMap(Effect.forEach((keys) => removeBatch(prefix, keys), { discard: true })),
           Effect.zipRight(abortUploads(prefix))
         ),

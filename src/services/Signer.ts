@@ -35,12 +35,16 @@ const algorithmOf = (key: crypto.KeyObject): SignatureAlgorithm | string => {
   const type = key.asymmetricKeyType
   if (type === "ed25519") return "ed25519"
   if (type === "rsa" || type === "rsa-pss") return "rsa-pss-sha256"
-  if (type === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1") return "ecdsa-p256-sha256"
+  if (type === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1")
+    return "ecdsa-p256-sha256"
   return `${type ?? "unknown"} ${key.asymmetricKeyDetails?.namedCurve ?? ""}`.trim()
 }
 
 export const keyIdOf = (publicKey: crypto.KeyObject): string =>
-  crypto.createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex")
+  crypto
+    .createHash("sha256")
+    .update(publicKey.export({ type: "spki", format: "der" }))
+    .digest("hex")
 
 export const signWith = (
   key: crypto.KeyObject,
@@ -74,26 +78,41 @@ export const verifyWith = (
     case "ecdsa-p256-sha256":
       return crypto.verify("sha256", bytes, publicKey, signature)
     case "rsa-pss-sha256":
-      return crypto.verify("sha256", bytes, {
-        key: publicKey,
-        padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
-        saltLength: RSA_PSS_SALT_LENGTH
-      }, signature)
+      return crypto.verify(
+        "sha256",
+        bytes,
+        {
+          key: publicKey,
+          padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: RSA_PSS_SALT_LENGTH
+        },
+        signature
+      )
     default:
       return false
   }
 }
 
 /** Build a signing key from PEM text (PKCS#8 or traditional PEM). */
-export const signingKeyFromPem = (file: string, pem: string): Effect.Effect<SigningKeyShape, KeyError> =>
-  Effect.gen(function*() {
+export const signingKeyFromPem = (
+  file: string,
+  pem: string
+): Effect.Effect<SigningKeyShape, KeyError> =>
+  Effect.gen(function* () {
     const key = yield* Effect.try({
       try: () => crypto.createPrivateKey({ key: pem, format: "pem" }),
       catch: (e) => new KeyError({ file, detail: `not a PEM private key: ${(e as Error).message}` })
     })
     const algorithm = algorithmOf(key)
-    if (algorithm !== "ed25519" && algorithm !== "ecdsa-p256-sha256" && algorithm !== "rsa-pss-sha256") {
-      return yield* new KeyError({ file, detail: `unsupported key type ${algorithm} (use Ed25519, ECDSA P-256 or RSA)` })
+    if (
+      algorithm !== "ed25519" &&
+      algorithm !== "ecdsa-p256-sha256" &&
+      algorithm !== "rsa-pss-sha256"
+    ) {
+      return yield* new KeyError({
+        file,
+        detail: `unsupported key type ${algorithm} (use Ed25519, ECDSA P-256 or RSA)`
+      })
     }
     const publicKey = crypto.createPublicKey(key)
     return {
@@ -131,7 +150,10 @@ export const generateKeyPair = (type: KeyType): { privateKeyPem: string; publicK
       return { privateKeyPem: String(privateKey), publicKeyPem: String(publicKey) }
     }
     case "rsa": {
-      const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 3072, ...encoding })
+      const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", {
+        modulusLength: 3072,
+        ...encoding
+      })
       return { privateKeyPem: String(privateKey), publicKeyPem: String(publicKey) }
     }
   }

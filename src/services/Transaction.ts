@@ -1,6 +1,11 @@
 import { Clock, Effect, Either, Option, Schema } from "effect"
 import { Data } from "effect"
-import { type AlreadyExists, RolledBack, type StorageError, VersionExists } from "../domain/Errors.ts"
+import {
+  type AlreadyExists,
+  RolledBack,
+  type StorageError,
+  VersionExists
+} from "../domain/Errors.ts"
 
 class AlreadyExistsMarker extends Data.TaggedError("AlreadyExistsMarker")<{}> {}
 import { Claim, encodeJson, Keys } from "../domain/Records.ts"
@@ -25,22 +30,35 @@ const iso = (ms: number) => new Date(ms).toISOString()
 
 /** Fails with VersionExists when a release record exists under any spelling of the version. */
 export const ensureNotPublished = (repo: RepositoryShape, version: string) =>
-  Effect.forEach(versionSpellings(version), (spelling) =>
-    repo.head(Keys.releaseRecord(spelling)).pipe(
-      Effect.flatMap(Option.match({
-        onNone: () => Effect.void,
-        onSome: () =>
-          Effect.fail(new VersionExists({ version, reason: "published", detail: `${Keys.releaseRecord(spelling)} exists` }))
-      }))
-    ), { discard: true })
+  Effect.forEach(
+    versionSpellings(version),
+    (spelling) =>
+      repo.head(Keys.releaseRecord(spelling)).pipe(
+        Effect.flatMap(
+          Option.match({
+            onNone: () => Effect.void,
+            onSome: () =>
+              Effect.fail(
+                new VersionExists({
+                  version,
+                  reason: "published",
+                  detail: `${Keys.releaseRecord(spelling)} exists`
+                })
+              )
+          })
+        )
+      ),
+    { discard: true }
+  )
 
 /** Whether a claim belongs to a publisher that is gone: lease over, or its process dead on this host. */
 export const isStale = (claim: Claim) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const runtime = yield* RuntimeInfo
     const now = yield* Clock.currentTimeMillis
     if (Date.parse(claim.lease_expires_at) <= now) return true
-    if (claim.host === runtime.host && claim.pid !== runtime.pid) return !(yield* runtime.isAlive(claim.pid))
+    if (claim.host === runtime.host && claim.pid !== runtime.pid)
+      return !(yield* runtime.isAlive(claim.pid))
     return false
   })
 
@@ -58,19 +76,22 @@ export const rollBackAttempt = (
   claimEtag: string | undefined,
   touchedRelease: boolean
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (touchedRelease) {
       const record = yield* repo.head(Keys.releaseRecord(attempt.version))
       if (Option.isNone(record)) yield* repo.removePrefix(Keys.releasePrefix(attempt.version))
     }
     // In-place staging stages into releases/<version>/: handled above, and must
     // survive when the attempt committed.
-    if (attempt.stagePrefix !== Keys.releasePrefix(attempt.version)) yield* repo.removePrefix(attempt.stagePrefix)
-    yield* repo.remove(attempt.claimKey, claimEtag).pipe(Effect.catchTag("PreconditionFailed", () => Effect.void))
+    if (attempt.stagePrefix !== Keys.releasePrefix(attempt.version))
+      yield* repo.removePrefix(attempt.stagePrefix)
+    yield* repo
+      .remove(attempt.claimKey, claimEtag)
+      .pipe(Effect.catchTag("PreconditionFailed", () => Effect.void))
   })
 
 const takeOverStale = (repo: RepositoryShape, version: string, claimKey: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const existing = yield* repo.read(claimKey)
     if (Option.isNone(existing)) return true
     const claim = decodeClaim(existing.value.bytes)
@@ -98,13 +119,14 @@ const takeOverStale = (repo: RepositoryShape, version: string, claimKey: string)
  * fails with VersionExists.
  */
 export const claim = (version: string, leaseMillis: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const repo = yield* Repository
     const runtime = yield* RuntimeInfo
     const txid = yield* runtime.newId
     const now = yield* Clock.currentTimeMillis
     const claimKey = Keys.claim(canonicalVersion(version))
-    const stagePrefix = repo.stagingMode === "in-place" ? Keys.releasePrefix(version) : Keys.stagingPrefix(txid)
+    const stagePrefix =
+      repo.stagingMode === "in-place" ? Keys.releasePrefix(version) : Keys.stagingPrefix(txid)
     const record: Claim = {
       schema: "relpub/claim/v1",
       version,
@@ -119,23 +141,37 @@ export const claim = (version: string, leaseMillis: number) =>
     const create = repo.create(claimKey, encodeJson(record))
     // A create whose response was lost and was retried finds our own claim.
     const ours = repo.read(claimKey).pipe(
-      Effect.map(Option.filter((o) => {
-        const c = decodeClaim(o.bytes)
-        return Either.isRight(c) && c.right.transaction_id === txid
-      }))
+      Effect.map(
+        Option.filter((o) => {
+          const c = decodeClaim(o.bytes)
+          return Either.isRight(c) && c.right.transaction_id === txid
+        })
+      )
     )
     const created = yield* create.pipe(
       Effect.catchTag("AlreadyExists", () =>
-        Effect.flatMap(ours, Option.match({
-          onSome: (o) => Effect.succeed({ key: claimKey, size: o.bytes.length, etag: o.etag }),
-          onNone: () => Effect.fail(new AlreadyExistsMarker())
-        }))),
+        Effect.flatMap(
+          ours,
+          Option.match({
+            onSome: (o) => Effect.succeed({ key: claimKey, size: o.bytes.length, etag: o.etag }),
+            onNone: () => Effect.fail(new AlreadyExistsMarker())
+          })
+        )
+      ),
       Effect.catchTag("AlreadyExistsMarker", () =>
         takeOverStale(repo, version, claimKey).pipe(
           Effect.zipRight(create),
           Effect.catchTag("AlreadyExists", () =>
-            Effect.fail(new VersionExists({ version, reason: "claimed", detail: "another publisher claimed it first" })))
-        ))
+            Effect.fail(
+              new VersionExists({
+                version,
+                reason: "claimed",
+                detail: "another publisher claimed it first"
+              })
+            )
+          )
+        )
+      )
     )
     // A publisher that committed and released its claim just before ours was created.
     yield* ensureNotPublished(repo, version).pipe(
@@ -157,6 +193,7 @@ export const claim = (version: string, leaseMillis: number) =>
 export const rolledBack = (step: RolledBack["step"]) => (e: StorageError | AlreadyExists) =>
   new RolledBack({
     step,
-    detail: e._tag === "AlreadyExists" ? `${e.key} already holds objects (run relpub repair)` : e.message,
+    detail:
+      e._tag === "AlreadyExists" ? `${e.key} already holds objects (run relpub repair)` : e.message,
     cause: e
   })

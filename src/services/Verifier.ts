@@ -3,7 +3,12 @@ import { Clock, Context, Effect, Either, Layer, Option } from "effect"
 import { evaluate, type ReleaseFacts, type SignatureFinding } from "../domain/Checks.ts"
 import { UsageError } from "../domain/Errors.ts"
 import { ExitCode } from "../domain/ExitCode.ts"
-import { MANIFEST_JSON, parseManifestJson, parseSha256Sums, SHA256SUMS } from "../domain/Manifest.ts"
+import {
+  MANIFEST_JSON,
+  parseManifestJson,
+  parseSha256Sums,
+  SHA256SUMS
+} from "../domain/Manifest.ts"
 import { defaultPolicy, type Policy, type PolicyMode } from "../domain/Policy.ts"
 import {
   isEncryptedFile,
@@ -19,7 +24,12 @@ import { type SignatureKind, signatureOf, verifySignature } from "../verify/File
 import { type Finding, invalid, valid } from "../verify/Finding.ts"
 import { verifyProvenance } from "../verify/Provenance.ts"
 import { validateSbom } from "../verify/Sbom.ts"
-import { emptyTrustedKeys, loadTrustedKeys, type TrustedKeyError, type TrustedKeys } from "../verify/TrustedKeys.ts"
+import {
+  emptyTrustedKeys,
+  loadTrustedKeys,
+  type TrustedKeyError,
+  type TrustedKeys
+} from "../verify/TrustedKeys.ts"
 import type { Hasher } from "./Hasher.ts"
 import { Limits, type Release, type ReleaseFile, ReleaseReader } from "./ReleaseReader.ts"
 
@@ -144,14 +154,17 @@ const judged = (f: Finding, severity: VerifyFinding["severity"]): VerifyFinding 
 // metadata that is missing or not understood. Everything else is refused.
 const severityOf = (f: Finding, keysLoaded: boolean): VerifyFinding["severity"] => {
   if (f.check === "signature") {
-    return f.reason === "unsigned" || f.reason === "unsupported-format" ||
-        (f.reason === "unknown-key" && !keysLoaded)
+    return f.reason === "unsigned" ||
+      f.reason === "unsupported-format" ||
+      (f.reason === "unknown-key" && !keysLoaded)
       ? "policy"
       : "refuse"
   }
   if (f.check === "sbom") return "policy"
   if (f.check === "provenance") {
-    return ["schema-invalid", "malformed", "unsupported-format"].includes(f.reason) ? "policy" : "refuse"
+    return ["schema-invalid", "malformed", "unsupported-format"].includes(f.reason)
+      ? "policy"
+      : "refuse"
   }
   return f.reason === "subject-missing" ? "policy" : "refuse"
 }
@@ -164,13 +177,14 @@ const keyIds = (keys: TrustedKeys): ReadonlyArray<string> => [
 
 // The keys a signature of this kind was checked against, so a failure names them.
 const triedKeys = (kind: SignatureKind, keys: TrustedKeys): string | undefined => {
-  const ids = kind === "openpgp"
-    ? keys.pgp.map((k) => k.id)
-    : kind === "minisign"
-    ? keys.minisign.map((k) => k.id)
-    : kind === "raw"
-    ? [...keys.raw, ...keys.pgp].map((k) => k.id)
-    : keys.raw.map((k) => k.id)
+  const ids =
+    kind === "openpgp"
+      ? keys.pgp.map((k) => k.id)
+      : kind === "minisign"
+        ? keys.minisign.map((k) => k.id)
+        : kind === "raw"
+          ? [...keys.raw, ...keys.pgp].map((k) => k.id)
+          : keys.raw.map((k) => k.id)
   return ids.length === 0 ? undefined : ids.join(", ")
 }
 
@@ -180,7 +194,9 @@ const readWhole = (file: ReleaseFile) =>
 // At most `limit` bytes from the start of a file.
 const readPrefix = (file: ReleaseFile, limit: number) =>
   Effect.flatMap(FileSystem.FileSystem, (fs) =>
-    Effect.scoped(Effect.flatMap(fs.open(file.absolutePath), (h) => h.readAlloc(FileSystem.Size(limit))))
+    Effect.scoped(
+      Effect.flatMap(fs.open(file.absolutePath), (h) => h.readAlloc(FileSystem.Size(limit)))
+    )
   ).pipe(Effect.map(Option.getOrElse(() => new Uint8Array(0))), Effect.either)
 
 const ARMOR = "-----BEGIN AGE"
@@ -191,8 +207,12 @@ const unreadable = (file: string, check: Finding["check"], e: unknown) =>
   invalid(file, check, "malformed", `${file}: cannot be read (${String(e)})`)
 
 const tooLarge = (file: ReleaseFile, check: Finding["check"]) =>
-  invalid(file.path, check, "malformed",
-    `${file.path}: ${file.size} bytes is over the ${Limits.metadataBytes}-byte limit`)
+  invalid(
+    file.path,
+    check,
+    "malformed",
+    `${file.path}: ${file.size} bytes is over the ${Limits.metadataBytes}-byte limit`
+  )
 
 interface Inputs {
   readonly release: Release
@@ -206,14 +226,16 @@ interface Inputs {
 // Hashes: the manifest checks publish makes (domain/Checks.ts), as findings.
 const hashFindings = (ctx: Inputs): ReadonlyArray<VerifyFinding> => {
   const m = ctx.facts.manifest
-  const listed = new Map(m._tag === "Valid" ? m.manifest.entries.map((e) => [e.path, e.sha256]) : [])
+  const listed = new Map(
+    m._tag === "Valid" ? m.manifest.entries.map((e) => [e.path, e.sha256]) : []
+  )
   // A file whose bytes differ from the manifest's is a digest mismatch (30), whatever its size.
   const changed = (file: string | undefined) => {
     const actual = file === undefined ? undefined : ctx.facts.hashes?.get(file)
     return actual !== undefined && listed.has(file!) && listed.get(file!) !== actual
   }
-  const failed = evaluate(ctx.policy, ctx.facts).violations
-    .filter((v) => v.check === "manifest")
+  const failed = evaluate(ctx.policy, ctx.facts)
+    .violations.filter((v) => v.check === "manifest")
     .map((v): VerifyFinding => {
       const mismatch = v.exitCode === ExitCode.VerificationFailed || changed(v.file)
       return {
@@ -223,9 +245,10 @@ const hashFindings = (ctx: Inputs): ReadonlyArray<VerifyFinding> => {
       }
     })
   if (failed.length > 0 || m._tag !== "Valid") return failed
-  const also = m.manifest.source === MANIFEST_JSON && ctx.release.files.some((f) => f.path === SHA256SUMS)
-    ? ` (and ${SHA256SUMS} agrees)`
-    : ""
+  const also =
+    m.manifest.source === MANIFEST_JSON && ctx.release.files.some((f) => f.path === SHA256SUMS)
+      ? ` (and ${SHA256SUMS} agrees)`
+      : ""
   const detail = `${m.manifest.entries.length} file(s) match ${m.manifest.source}${also}`
   return [judged(valid(m.manifest.source, "hash", detail), "refuse")]
 }
@@ -239,7 +262,7 @@ const coveredBy = (subject: string, bytes: Uint8Array): ReadonlyArray<string> =>
 }
 
 const signatureFindings = (ctx: Inputs) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const files = new Map(ctx.release.files.map((f) => [f.path, f]))
     const findings: Array<Finding> = []
     const covered = new Set<string>()
@@ -247,18 +270,34 @@ const signatureFindings = (ctx: Inputs) =>
       const sig = signatureOf(file.path)
       const subject = Option.isSome(sig) ? files.get(sig.value.subject) : undefined
       if (Option.isNone(sig) || subject === undefined) {
-        findings.push(invalid(file.path, "signature", "malformed",
-          `${file.path}: the file it signs is not in the release`))
+        findings.push(
+          invalid(
+            file.path,
+            "signature",
+            "malformed",
+            `${file.path}: the file it signs is not in the release`
+          )
+        )
         continue
       }
       const signature = yield* readWhole(file)
       const data = yield* readWhole(subject)
       if (Either.isLeft(signature) || Either.isLeft(data)) {
-        const cause = Either.isLeft(signature) ? signature.left : Either.isLeft(data) ? data.left : ""
+        const cause = Either.isLeft(signature)
+          ? signature.left
+          : Either.isLeft(data)
+            ? data.left
+            : ""
         findings.push(unreadable(file.path, "signature", cause))
         continue
       }
-      const finding = yield* verifySignature(file.path, sig.value.kind, data.right, signature.right, ctx.keys)
+      const finding = yield* verifySignature(
+        file.path,
+        sig.value.kind,
+        data.right,
+        signature.right,
+        ctx.keys
+      )
       const key = finding.key ?? (finding.ok ? undefined : triedKeys(sig.value.kind, ctx.keys))
       findings.push(key === undefined ? finding : { ...finding, key })
       if (finding.ok) for (const p of coveredBy(subject.path, data.right)) covered.add(p)
@@ -266,46 +305,68 @@ const signatureFindings = (ctx: Inputs) =>
 
     const required = ctx.policy.requireSignatures || ctx.request.requireSignatures === true
     if (required && findings.length === 0) {
-      findings.push(invalid(".", "signature", "unsigned",
-        "signatures are required but the release has no .sig, .asc, .minisig or .sigstore.json file"))
+      findings.push(
+        invalid(
+          ".",
+          "signature",
+          "unsigned",
+          "signatures are required but the release has no .sig, .asc, .minisig or .sigstore.json file"
+        )
+      )
     } else if (required) {
-      const unsigned = ctx.release.files
-        .filter((f) => !isSignatureFile(f.path) && !isManifestMetadata(f.path) && !covered.has(f.path))
+      const unsigned = ctx.release.files.filter(
+        (f) => !isSignatureFile(f.path) && !isManifestMetadata(f.path) && !covered.has(f.path)
+      )
       for (const f of unsigned) {
-        findings.push(invalid(f.path, "signature", "unsigned",
-          `${f.path}: no valid signature covers it (detached, or over ${MANIFEST_JSON} / ${SHA256SUMS})`))
+        findings.push(
+          invalid(
+            f.path,
+            "signature",
+            "unsigned",
+            `${f.path}: no valid signature covers it (detached, or over ${MANIFEST_JSON} / ${SHA256SUMS})`
+          )
+        )
       }
     }
     return findings
   })
 
 const encryptionFindings = (ctx: Inputs) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const findings: Array<Finding> = []
     const encrypted = ctx.release.files.filter((f) => isEncryptedFile(f.path))
     for (const file of encrypted) {
       // Only the header is checked, so a binary file's payload is not read; armor needs it all.
       const head = yield* readPrefix(file, 64)
-      const armored = Either.isRight(head) &&
+      const armored =
+        Either.isRight(head) &&
         Buffer.from(head.right).toString("latin1").trimStart().startsWith(ARMOR)
       if (armored && file.size > Limits.metadataBytes) {
         findings.push(tooLarge(file, "encryption"))
         continue
       }
       const bytes = yield* readPrefix(file, armored ? Limits.metadataBytes : AGE_HEADER_BYTES)
-      findings.push(Either.isLeft(bytes)
-        ? unreadable(file.path, "encryption", bytes.left)
-        : yield* checkAgeFile(file.path, bytes.right))
+      findings.push(
+        Either.isLeft(bytes)
+          ? unreadable(file.path, "encryption", bytes.left)
+          : yield* checkAgeFile(file.path, bytes.right)
+      )
     }
     if (ctx.policy.requireEncryption && encrypted.length === 0) {
-      findings.push(invalid(".", "encryption", "subject-missing",
-        "encrypted artifacts are required but the release has no .enc file"))
+      findings.push(
+        invalid(
+          ".",
+          "encryption",
+          "subject-missing",
+          "encrypted artifacts are required but the release has no .enc file"
+        )
+      )
     }
     return findings
   })
 
 const sbomFindings = (ctx: Inputs) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const findings: Array<Finding> = []
     let sbomId: string | undefined
     const sboms = ctx.release.files.filter((f) => isSbomFile(f.path))
@@ -330,14 +391,16 @@ const sbomFindings = (ctx: Inputs) =>
   })
 
 const provenanceFindings = (ctx: Inputs) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const findings: Array<VerifyFinding> = []
     let slsaId: string | undefined
     let provenanceHash: string | undefined
     const provenance = ctx.release.files.filter((f) => isProvenanceFile(f.path))
     // Artifacts: every file but manifests, signatures and provenance itself.
     const artifacts = ctx.release.files
-      .filter((f) => !isManifestMetadata(f.path) && !isSignatureFile(f.path) && !isProvenanceFile(f.path))
+      .filter(
+        (f) => !isManifestMetadata(f.path) && !isSignatureFile(f.path) && !isProvenanceFile(f.path)
+      )
       .flatMap((f) => {
         const digest = ctx.release.digests.get(f.path)
         return digest === undefined ? [] : [{ path: f.path, sha256: digest.sha256 }]
@@ -356,7 +419,9 @@ const provenanceFindings = (ctx: Inputs) =>
         keys: ctx.keys.raw,
         artifacts,
         requireSignature: ctx.policy.requireSignatures || ctx.request.requireSignatures === true,
-        ...(ctx.request.expectedBuilderId ? { expectedBuilderId: ctx.request.expectedBuilderId } : {}),
+        ...(ctx.request.expectedBuilderId
+          ? { expectedBuilderId: ctx.request.expectedBuilderId }
+          : {}),
         ...(ctx.request.expectedSourceRepository
           ? { expectedSourceRepository: ctx.request.expectedSourceRepository }
           : {})
@@ -367,10 +432,12 @@ const provenanceFindings = (ctx: Inputs) =>
         ? "refuse"
         : "policy"
       for (const f of report.findings) {
-        const severity = f.reason === "subject-missing" && signature.length > 0
-          ? signatureSeverity
-          : severityOf(f, ctx.keysLoaded)
-        const key = f.key ?? (f.check === "signature" && !f.ok ? triedKeys("raw", ctx.keys) : undefined)
+        const severity =
+          f.reason === "subject-missing" && signature.length > 0
+            ? signatureSeverity
+            : severityOf(f, ctx.keysLoaded)
+        const key =
+          f.key ?? (f.check === "signature" && !f.ok ? triedKeys("raw", ctx.keys) : undefined)
         findings.push(judged(key === undefined ? f : { ...f, key }, severity))
       }
       if (Option.isSome(report.slsaId) && slsaId === undefined) {
@@ -379,8 +446,12 @@ const provenanceFindings = (ctx: Inputs) =>
       }
     }
     if (ctx.policy.requireProvenance && provenance.length === 0) {
-      findings.push(judged(invalid(".", "provenance", "subject-missing", "the policy requires SLSA provenance"),
-        "policy"))
+      findings.push(
+        judged(
+          invalid(".", "provenance", "subject-missing", "the policy requires SLSA provenance"),
+          "policy"
+        )
+      )
     }
     return { findings, slsaId, provenanceHash, files: provenance.map((f) => f.path) }
   })
@@ -388,13 +459,15 @@ const provenanceFindings = (ctx: Inputs) =>
 const allPassed = (fs: ReadonlyArray<VerifyFinding>) => fs.length > 0 && fs.every((f) => f.ok)
 
 const readRelease = (request: VerifyRequest, keysLoaded: boolean) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (request.version !== undefined) {
       const parsed = parseVersion(request.version)
-      if (Either.isLeft(parsed)) return yield* new UsageError({ message: versionError(parsed.left) })
+      if (Either.isLeft(parsed))
+        return yield* new UsageError({ message: versionError(parsed.left) })
     }
     const reader = yield* ReleaseReader
-    const release = request.release ?? (yield* reader.read({ dir: request.dir, version: request.version ?? "" }))
+    const release =
+      request.release ?? (yield* reader.read({ dir: request.dir, version: request.version ?? "" }))
     const m = release.facts.manifest
     const version = request.version ?? (m._tag === "Valid" ? m.manifest.version : undefined) ?? ""
     return { release, facts: { ...release.facts, version, trustedKeysGiven: keysLoaded } }
@@ -412,18 +485,23 @@ const readRelease = (request: VerifyRequest, keysLoaded: boolean) =>
 export const verifyRelease = (
   request: VerifyRequest
 ): Effect.Effect<VerifyOutcome, VerifyError, Requirements> =>
-  Effect.gen(function*() {
-    const keys = request.trustedKeysDir === undefined
-      ? emptyTrustedKeys
-      : yield* loadTrustedKeys(request.trustedKeysDir)
+  Effect.gen(function* () {
+    const keys =
+      request.trustedKeysDir === undefined
+        ? emptyTrustedKeys
+        : yield* loadTrustedKeys(request.trustedKeysDir)
     const keysLoaded = keyIds(keys).length > 0 || Option.isSome(keys.sigstoreRoot)
     const { facts, release } = yield* readRelease(request, keysLoaded)
     const policy = request.policy ?? defaultPolicy("strict")
     const ctx: Inputs = { release, facts, policy, keys, keysLoaded, request }
 
     const hashes = hashFindings(ctx)
-    const signatures = (yield* signatureFindings(ctx)).map((f) => judged(f, severityOf(f, keysLoaded)))
-    const encryption = (yield* encryptionFindings(ctx)).map((f) => judged(f, severityOf(f, keysLoaded)))
+    const signatures = (yield* signatureFindings(ctx)).map((f) =>
+      judged(f, severityOf(f, keysLoaded))
+    )
+    const encryption = (yield* encryptionFindings(ctx)).map((f) =>
+      judged(f, severityOf(f, keysLoaded))
+    )
     const sbom = yield* sbomFindings(ctx)
     const sboms = sbom.findings.map((f) => judged(f, severityOf(f, keysLoaded)))
     const provenance = yield* provenanceFindings(ctx)
@@ -437,13 +515,17 @@ export const verifyRelease = (
     const excused = findings.filter((f) => !f.ok && !failures.includes(f)).map((f) => f.detail)
     const notes = evaluate({ ...policy, requireSbom: false, requireProvenance: false }, facts).notes
     const exitCode = failures[0]?.exit_code ?? ExitCode.Success
-    const onProvenance = (f: VerifyFinding) => f.check === "provenance" || provenance.files.includes(f.file)
+    const onProvenance = (f: VerifyFinding) =>
+      f.check === "provenance" || provenance.files.includes(f.file)
 
     const result: VerificationReport = {
       passed: failures.length === 0,
       timestamp: new Date(yield* Clock.currentTimeMillis).toISOString(),
       hash_verified: allPassed(hashes),
-      signature_verified: allPassed([...signatures, ...provenance.findings.filter((f) => f.check === "signature")]),
+      signature_verified: allPassed([
+        ...signatures,
+        ...provenance.findings.filter((f) => f.check === "signature")
+      ]),
       sbom_validated: allPassed(sboms),
       slsa_validated: allPassed(provenance.findings.filter(onProvenance)),
       policy_passed: failures.length === 0,

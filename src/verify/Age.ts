@@ -49,19 +49,27 @@ const checkStanza = (s: AgeStanza, count: number): string | undefined => {
   switch (s.type) {
     case "X25519":
       return s.args.length === 1 && sized(s.args[0], 32) && s.body.length === 32
-        ? undefined : "X25519 stanza needs a 32-byte share and a 32-byte body"
+        ? undefined
+        : "X25519 stanza needs a 32-byte share and a 32-byte body"
     case "scrypt":
       if (count !== 1) return "an scrypt stanza must be the only stanza"
-      return s.args.length === 2 && sized(s.args[0], 16) && /^[1-9][0-9]?$/.test(s.args[1]!) &&
-          s.body.length === 32
-        ? undefined : "scrypt stanza needs a 16-byte salt, a work factor and a 32-byte body"
+      return s.args.length === 2 &&
+        sized(s.args[0], 16) &&
+        /^[1-9][0-9]?$/.test(s.args[1]!) &&
+        s.body.length === 32
+        ? undefined
+        : "scrypt stanza needs a 16-byte salt, a work factor and a 32-byte body"
     case "ssh-ed25519":
-      return s.args.length === 2 && sized(s.args[0], 4) && sized(s.args[1], 32) &&
-          s.body.length === 32
-        ? undefined : "ssh-ed25519 stanza needs a 4-byte tag, a 32-byte share and a 32-byte body"
+      return s.args.length === 2 &&
+        sized(s.args[0], 4) &&
+        sized(s.args[1], 32) &&
+        s.body.length === 32
+        ? undefined
+        : "ssh-ed25519 stanza needs a 4-byte tag, a 32-byte share and a 32-byte body"
     case "ssh-rsa":
       return s.args.length === 1 && sized(s.args[0], 4) && s.body.length >= 256
-        ? undefined : "ssh-rsa stanza needs a 4-byte tag and an RSA-OAEP body"
+        ? undefined
+        : "ssh-rsa stanza needs a 4-byte tag and an RSA-OAEP body"
     default:
       return undefined
   }
@@ -84,7 +92,7 @@ const dearmor = (text: string): Uint8Array | undefined => {
  * @category constructors
  */
 export const parseAgeHeader = (input: Uint8Array): Effect.Effect<AgeHeader, FormatError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const head = input.subarray(0, ARMOR_BEGIN.length + 2)
     const start = Buffer.from(head).toString("latin1").trimStart()
     const armored = start.startsWith(ARMOR_BEGIN)
@@ -150,8 +158,11 @@ export const parseAgeHeader = (input: Uint8Array): Effect.Effect<AgeHeader, Form
 export const checkAgeFile = (file: string, bytes: Uint8Array): Effect.Effect<Finding> =>
   parseAgeHeader(bytes).pipe(
     Effect.map((h) =>
-      valid(file, "encryption",
-        `${file}: age-encrypted${h.armored ? " (armored)" : ""} for ${h.recipientTypes.join(", ")}`)
+      valid(
+        file,
+        "encryption",
+        `${file}: age-encrypted${h.armored ? " (armored)" : ""} for ${h.recipientTypes.join(", ")}`
+      )
     ),
     Effect.catchTag("FormatError", (e) => Effect.succeed(fromFormatError(file, "encryption", e)))
   )

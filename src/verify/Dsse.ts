@@ -25,10 +25,12 @@ export const pae = (payloadType: string, payload: Uint8Array): Uint8Array => {
 export const Envelope = Schema.Struct({
   payloadType: Schema.String,
   payload: Schema.String,
-  signatures: Schema.NonEmptyArray(Schema.Struct({
-    keyid: Schema.optional(Schema.String),
-    sig: Schema.String
-  }))
+  signatures: Schema.NonEmptyArray(
+    Schema.Struct({
+      keyid: Schema.optional(Schema.String),
+      sig: Schema.String
+    })
+  )
 })
 export type Envelope = typeof Envelope.Type
 
@@ -48,13 +50,14 @@ const malformed = (detail: string) =>
 
 /** Parses a DSSE envelope from JSON text (a string) or an already decoded JSON value. */
 export const parseEnvelope = (input: unknown): Effect.Effect<Envelope, FormatError> =>
-  Effect.gen(function*() {
-    const json = typeof input === "string"
-      ? yield* Effect.try({
-        try: () => JSON.parse(input) as unknown,
-        catch: (e) => malformed(String(e))
-      })
-      : input
+  Effect.gen(function* () {
+    const json =
+      typeof input === "string"
+        ? yield* Effect.try({
+            try: () => JSON.parse(input) as unknown,
+            catch: (e) => malformed(String(e))
+          })
+        : input
     const envelope = yield* Schema.decodeUnknown(Envelope)(json).pipe(
       Effect.mapError((e) => malformed(ParseResult.TreeFormatter.formatErrorSync(e)))
     )
@@ -82,10 +85,12 @@ export const signEnvelope = (
 ): Envelope => ({
   payloadType,
   payload: Buffer.from(payload).toString("base64"),
-  signatures: [{
-    keyid: key.publicKey.id,
-    sig: Buffer.from(signWith(key, pae(payloadType, payload))).toString("base64")
-  }]
+  signatures: [
+    {
+      keyid: key.publicKey.id,
+      sig: Buffer.from(signWith(key, pae(payloadType, payload))).toString("base64")
+    }
+  ]
 })
 
 /**
@@ -121,7 +126,7 @@ export const verifyEnvelope = (
   envelope: Envelope,
   keys: ReadonlyArray<RawPublicKey>
 ): Effect.Effect<Finding> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const payload = yield* payloadOf(envelope)
     const signer = findSigner(envelope, payload, keys)
     if (signer !== undefined) {
@@ -133,12 +138,21 @@ export const verifyEnvelope = (
     const known = named.some((hint) => keys.some((k) => matchesHint(k, hint)))
     if (keys.length === 0 || (named.length > 0 && !known)) {
       const by = named.join(", ") || "an unnamed key"
-      return invalid(file, "signature", "unknown-key",
-        `${file}: DSSE envelope signed by ${by}, not a trusted key`)
+      return invalid(
+        file,
+        "signature",
+        "unknown-key",
+        `${file}: DSSE envelope signed by ${by}, not a trusted key`
+      )
     }
-    return invalid(file, "signature", "bad-signature",
-      `${file}: no DSSE signature verifies with a trusted key`)
+    return invalid(
+      file,
+      "signature",
+      "bad-signature",
+      `${file}: no DSSE signature verifies with a trusted key`
+    )
   }).pipe(
     Effect.catchTag("FormatError", (e) =>
-      Effect.succeed(invalid(file, "signature", "malformed", `${file}: ${e.detail}`)))
+      Effect.succeed(invalid(file, "signature", "malformed", `${file}: ${e.detail}`))
+    )
   )

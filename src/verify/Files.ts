@@ -58,7 +58,7 @@ export const verifySignature = (
         trustedRoot: Option.getOrUndefined(keys.sigstoreRoot)
       })
     case "raw":
-      return Effect.gen(function*() {
+      return Effect.gen(function* () {
         const raw = yield* verifyRawSignature(file, data, signature, keys.raw)
         if (raw.ok) return raw
         const pgp = yield* verifyOpenPgp(file, data, signature, keys.pgp)
@@ -87,7 +87,7 @@ export const verifySignatureFile = (
   keys: TrustedKeys,
   options: SignatureOptions = {}
 ): Effect.Effect<Finding | undefined, VerifyIoError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const sig = signatureOf(signaturePath)
     if (Option.isNone(sig)) return undefined
     const signature = yield* readBytes(signaturePath)

@@ -37,7 +37,7 @@ const strictBase64 = (line: string, length: number, what: string) => {
 export const parseMinisignSignature = (
   text: string
 ): Effect.Effect<MinisignSignature, FormatError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const lines = text.split("\n").map((l) => l.replace(/\r$/, ""))
     if (lines.length < 4 || !lines[0]!.startsWith(UNTRUSTED) || !lines[2]!.startsWith(TRUSTED)) {
       return yield* malformed(
@@ -82,22 +82,36 @@ export const verifyMinisign = (
   sigText: string,
   keys: ReadonlyArray<MinisignPublicKey>
 ): Effect.Effect<Finding> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const sig = yield* parseMinisignSignature(sigText)
     const id = minisignKeyId(sig.keyNum)
     const key = keys.find((k) => sameBytes(k.keyNum, sig.keyNum))
     if (key === undefined) {
-      return invalid(file, "signature", "unknown-key",
-        `${file}: minisign signature by key ${id}, which is not trusted`)
+      return invalid(
+        file,
+        "signature",
+        "unknown-key",
+        `${file}: minisign signature by key ${id}, which is not trusted`
+      )
     }
     if (!cryptoVerify(null, signedMessage(sig.algorithm, data), key.key, sig.signature)) {
-      return invalid(file, "signature", "bad-signature",
-        `${file}: minisign signature by ${id} does not match the file`, id)
+      return invalid(
+        file,
+        "signature",
+        "bad-signature",
+        `${file}: minisign signature by ${id} does not match the file`,
+        id
+      )
     }
     const global = globalMessage(sig.signature, sig.trustedComment)
     if (!cryptoVerify(null, global, key.key, sig.globalSignature)) {
-      return invalid(file, "signature", "bad-signature",
-        `${file}: the trusted comment of the minisign signature by ${id} was altered`, id)
+      return invalid(
+        file,
+        "signature",
+        "bad-signature",
+        `${file}: the trusted comment of the minisign signature by ${id} was altered`,
+        id
+      )
     }
     const comment = `trusted comment: ${sig.trustedComment}`
     const detail = `${file}: minisign signature by ${id} (${key.file}); ${comment}`
@@ -133,7 +147,7 @@ export const signMinisign = (
   data: Uint8Array,
   options: MinisignSignOptions
 ): Effect.Effect<string, FormatError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (/[\r\n]/.test(options.trustedComment)) {
       return yield* malformed("a trusted comment must be a single line")
     }
@@ -142,8 +156,10 @@ export const signMinisign = (
     const block = Buffer.concat([Buffer.from(algorithm), options.keyNum, signature])
     const globalSigned = globalMessage(signature, options.trustedComment)
     const global = cryptoSign(null, globalSigned, options.secretKey)
-    const untrusted = options.untrustedComment ??
-      `signature from relpub, key ${minisignKeyId(options.keyNum)}`
-    return `${UNTRUSTED}${untrusted}\n${block.toString("base64")}\n` +
+    const untrusted =
+      options.untrustedComment ?? `signature from relpub, key ${minisignKeyId(options.keyNum)}`
+    return (
+      `${UNTRUSTED}${untrusted}\n${block.toString("base64")}\n` +
       `${TRUSTED}${options.trustedComment}\n${global.toString("base64")}\n`
+    )
   })

@@ -25,14 +25,18 @@ export const verifyOpenPgp = (
   sig: Uint8Array,
   keys: ReadonlyArray<PgpPublicKey>
 ): Effect.Effect<Finding> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const signature = yield* Effect.tryPromise(() => readSignature(sig))
     const ids = signature.getSigningKeyIDs()
     const issuers = ids.map((id) => id.toHex().toUpperCase()).join(", ")
     const candidates = keys.filter((k) => ids.some((id) => k.key.getKeys(id).length > 0))
     if (candidates.length === 0) {
-      return invalid(file, "signature", "unknown-key",
-        `${file}: OpenPGP signature by key ${issuers || "(no issuer)"}, which is not trusted`)
+      return invalid(
+        file,
+        "signature",
+        "unknown-key",
+        `${file}: OpenPGP signature by key ${issuers || "(no issuer)"}, which is not trusted`
+      )
     }
 
     const verified = yield* Effect.tryPromise(async () => {
@@ -47,17 +51,32 @@ export const verifyOpenPgp = (
     }).pipe(Effect.either)
     if (verified._tag === "Left") {
       const key = candidates[0]!.id
-      return invalid(file, "signature", "bad-signature",
+      return invalid(
+        file,
+        "signature",
+        "bad-signature",
         `${file}: OpenPGP signature by ${key} does not verify: ${reasonOf(verified.left.error)}`,
-        key)
+        key
+      )
     }
 
     const keyID = verified.right.signatures[0]!.keyID
     const signer = candidates.find((k) => k.key.getKeys(keyID).length > 0) ?? candidates[0]!
-    return valid(file, "signature", `${file}: OpenPGP signature by ${signer.id} (${signer.file})`,
-      signer.id)
+    return valid(
+      file,
+      "signature",
+      `${file}: OpenPGP signature by ${signer.id} (${signer.file})`,
+      signer.id
+    )
   }).pipe(
     Effect.catchTag("UnknownException", (e) =>
-      Effect.succeed(invalid(file, "signature", "malformed",
-        `${file}: not an OpenPGP signature: ${reasonOf(e.error)}`)))
+      Effect.succeed(
+        invalid(
+          file,
+          "signature",
+          "malformed",
+          `${file}: not an OpenPGP signature: ${reasonOf(e.error)}`
+        )
+      )
+    )
   )

@@ -22,7 +22,7 @@ export interface ProvenanceEntry {
 }
 
 const entryOf = (json: unknown): Effect.Effect<ProvenanceEntry, FormatError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const obj = (json ?? {}) as Record<string, unknown>
     // A Sigstore bundle carrying a DSSE envelope (e.g. GitHub artifact attestations).
     const bundle = String(obj.mediaType).startsWith("application/vnd.dev.sigstore.bundle")
@@ -50,17 +50,19 @@ const entryOf = (json: unknown): Effect.Effect<ProvenanceEntry, FormatError> =>
 export const parseProvenance = (
   bytes: Uint8Array
 ): Effect.Effect<ReadonlyArray<ProvenanceEntry>, FormatError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = Buffer.from(bytes).toString("utf8").trim()
     const whole = yield* Effect.option(Effect.try(() => JSON.parse(text) as unknown))
-    const docs = Option.isSome(whole) ? [whole.value] : yield* Effect.forEach(
-      text.split("\n").filter((l) => l.trim() !== ""),
-      (line, i) =>
-        Effect.try({
-          try: () => JSON.parse(line) as unknown,
-          catch: () => bad("malformed", `line ${i + 1} is not JSON`)
-        })
-    )
+    const docs = Option.isSome(whole)
+      ? [whole.value]
+      : yield* Effect.forEach(
+          text.split("\n").filter((l) => l.trim() !== ""),
+          (line, i) =>
+            Effect.try({
+              try: () => JSON.parse(line) as unknown,
+              catch: () => bad("malformed", `line ${i + 1} is not JSON`)
+            })
+        )
     if (docs.length === 0) return yield* bad("malformed", "empty file")
     return yield* Effect.forEach(docs, entryOf)
   })
@@ -68,10 +70,17 @@ export const parseProvenance = (
 // "git+https://user@host/owner/repo.git@refs/heads/main" and "git@host:owner/repo"
 // both become "host/owner/repo".
 const normalizeRepo = (uri: string): string =>
-  uri.trim().toLowerCase()
-    .replace(/^git\+/, "").replace(/^[a-z]+:\/\//, "").replace(/^[^/@:]+@/, "")
-    .replace(/^([^/:]+):(?!\d)/, "$1/").replace(/[?#].*$/, "").replace(/@.*$/, "")
-    .replace(/\/+$/, "").replace(/\.git$/, "")
+  uri
+    .trim()
+    .toLowerCase()
+    .replace(/^git\+/, "")
+    .replace(/^[a-z]+:\/\//, "")
+    .replace(/^[^/@:]+@/, "")
+    .replace(/^([^/:]+):(?!\d)/, "$1/")
+    .replace(/[?#].*$/, "")
+    .replace(/@.*$/, "")
+    .replace(/\/+$/, "")
+    .replace(/\.git$/, "")
 
 /**
  * True when a provenance source URI names the expected repository. An
@@ -120,7 +129,7 @@ export const verifyProvenance = (
   bytes: Uint8Array,
   options: ProvenanceOptions
 ): Effect.Effect<ProvenanceReport> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const provenanceHash = sha256Hex(bytes)
     const parsed = yield* Effect.either(parseProvenance(bytes))
     if (parsed._tag === "Left") {
@@ -163,19 +172,34 @@ export const verifyProvenance = (
     for (const f of Arr.getLefts(facts)) findings.push(fromFormatError(file, "provenance", f))
     const ok = Arr.getRights(facts)
 
-    const digests = new Set(slsa.filter((e) => usable.has(e))
-      .flatMap((e) => e.statement.subject.map((s) => s.digest.sha256?.toLowerCase())))
+    const digests = new Set(
+      slsa
+        .filter((e) => usable.has(e))
+        .flatMap((e) => e.statement.subject.map((s) => s.digest.sha256?.toLowerCase()))
+    )
     for (const a of options.artifacts) {
       if (!digests.has(a.sha256.toLowerCase())) {
-        findings.push(invalid(file, "provenance", "subject-missing",
-          `${file}: ${a.path} (sha256 ${a.sha256}) is not a subject of verified provenance`))
+        findings.push(
+          invalid(
+            file,
+            "provenance",
+            "subject-missing",
+            `${file}: ${a.path} (sha256 ${a.sha256}) is not a subject of verified provenance`
+          )
+        )
       }
     }
     const builder = options.expectedBuilderId
     if (builder !== undefined && ok.some((f) => f.builderId !== builder)) {
       const seen = [...new Set(ok.map((f) => f.builderId))].join(", ")
-      findings.push(invalid(file, "provenance", "builder-mismatch",
-        `${file}: built by ${seen}, expected ${builder}`))
+      findings.push(
+        invalid(
+          file,
+          "provenance",
+          "builder-mismatch",
+          `${file}: built by ${seen}, expected ${builder}`
+        )
+      )
     }
     const repo = options.expectedSourceRepository
     if (repo !== undefined && ok.some((f) => !f.sourceUris.some((u) => sameRepository(u, repo)))) {
@@ -184,15 +208,22 @@ export const verifyProvenance = (
       findings.push(invalid(file, "provenance", "source-mismatch", detail))
     }
     if (findings.slice(before).length === 0) {
-      findings.push(valid(file, "provenance",
-        `${file}: SLSA provenance by ${ok.map((f) => f.builderId).join(", ")} covers ` +
-          `${options.artifacts.length} artifact(s)`))
+      findings.push(
+        valid(
+          file,
+          "provenance",
+          `${file}: SLSA provenance by ${ok.map((f) => f.builderId).join(", ")} covers ` +
+            `${options.artifacts.length} artifact(s)`
+        )
+      )
     }
 
     const first = ok[0]
-    const slsaId = first === undefined
-      ? Option.none()
-      : Option.some(first.invocationId ?? `${slsa[0]!.statement.predicateType}#${first.builderId}`)
+    const slsaId =
+      first === undefined
+        ? Option.none()
+        : Option.some(
+            first.invocationId ?? `${slsa[0]!.statement.predicateType}#${first.builderId}`
+          )
     return { findings, slsaId, provenanceHash, entries } satisfies ProvenanceReport
   })
-

@@ -46,19 +46,28 @@ export const verifyWithKey = (
     case "ed25519":
       return attempt(() => cryptoVerify(null, data, key.key, signature))
     case "ecdsa-p256":
-      return attempt(() =>
-        cryptoVerify("sha256", data, { key: key.key, dsaEncoding: "der" }, signature)
-      ) || (signature.length === 64 && attempt(() =>
-        cryptoVerify("sha256", data, { key: key.key, dsaEncoding: "ieee-p1363" }, signature)
-      ))
+      return (
+        attempt(() =>
+          cryptoVerify("sha256", data, { key: key.key, dsaEncoding: "der" }, signature)
+        ) ||
+        (signature.length === 64 &&
+          attempt(() =>
+            cryptoVerify("sha256", data, { key: key.key, dsaEncoding: "ieee-p1363" }, signature)
+          ))
+      )
     case "rsa-pss-sha256":
       return [PSS_SALT, maxPssSalt(key.key)].some((saltLength) =>
         attempt(() =>
-          cryptoVerify("sha256", data, {
-            key: key.key,
-            padding: constants.RSA_PKCS1_PSS_PADDING,
-            saltLength
-          }, signature)
+          cryptoVerify(
+            "sha256",
+            data,
+            {
+              key: key.key,
+              padding: constants.RSA_PKCS1_PSS_PADDING,
+              saltLength
+            },
+            signature
+          )
         )
       )
   }
@@ -103,8 +112,12 @@ export const verifyRawSignature = (
       }
     }
     const tried = keys.map((k) => k.id).join(", ")
-    return invalid(file, "signature", "bad-signature",
-      `${file}: signature does not verify with any trusted key (tried ${tried})`)
+    return invalid(
+      file,
+      "signature",
+      "bad-signature",
+      `${file}: signature does not verify with any trusted key (tried ${tried})`
+    )
   })
 
 /** @category errors */
@@ -134,11 +147,14 @@ export const loadSigningKey = (
   pem: string | KeyObject,
   passphrase?: string
 ): Effect.Effect<SigningKey, SigningKeyError> =>
-  Effect.gen(function*() {
-    const privateKey = typeof pem !== "string" ? pem : yield* Effect.try({
-      try: () => createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase }),
-      catch: (e) => new SigningKeyError({ reason: "malformed", detail: String(e) })
-    })
+  Effect.gen(function* () {
+    const privateKey =
+      typeof pem !== "string"
+        ? pem
+        : yield* Effect.try({
+            try: () => createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase }),
+            catch: (e) => new SigningKeyError({ reason: "malformed", detail: String(e) })
+          })
     if (privateKey.type !== "private") {
       return yield* new SigningKeyError({ reason: "malformed", detail: "not a private key" })
     }
@@ -165,11 +181,13 @@ export const signWith = (key: SigningKey, data: Uint8Array): Uint8Array => {
     case "ecdsa-p256":
       return new Uint8Array(cryptoSign("sha256", data, { key: key.privateKey, dsaEncoding: "der" }))
     case "rsa-pss-sha256":
-      return new Uint8Array(cryptoSign("sha256", data, {
-        key: key.privateKey,
-        padding: constants.RSA_PKCS1_PSS_PADDING,
-        saltLength: PSS_SALT
-      }))
+      return new Uint8Array(
+        cryptoSign("sha256", data, {
+          key: key.privateKey,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: PSS_SALT
+        })
+      )
   }
 }
 

@@ -56,15 +56,17 @@ const report = (
 
 const summarize = (errors: unknown): string => {
   const list = Array.isArray(errors) ? errors.slice(0, 3) : [errors]
-  return list.map((e) => {
-    const err = e as { instancePath?: string; message?: string }
-    if (err.message === undefined) return JSON.stringify(e)
-    return `${err.instancePath || "/"} ${err.message}`
-  }).join("; ")
+  return list
+    .map((e) => {
+      const err = e as { instancePath?: string; message?: string }
+      if (err.message === undefined) return JSON.stringify(e)
+      return `${err.instancePath || "/"} ${err.message}`
+    })
+    .join("; ")
 }
 
 const checkCycloneDx = (file: string, text: string, bom: Record<string, unknown>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const version = CYCLONEDX_VERSIONS.find((v) => v === bom.specVersion)
     if (version === undefined) {
       const known = CYCLONEDX_VERSIONS.join(", ")
@@ -84,16 +86,32 @@ const checkCycloneDx = (file: string, text: string, bom: Record<string, unknown>
   })
 
 const checkSpdx = (file: string, doc: Record<string, unknown>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const version = String(doc.spdxVersion)
     if (version !== "SPDX-2.3") {
-      return report(invalid(file, "sbom", "unsupported-format",
-        `${file}: ${version} is not supported (SPDX-2.3 JSON is)`), "spdx", version)
+      return report(
+        invalid(
+          file,
+          "sbom",
+          "unsupported-format",
+          `${file}: ${version} is not supported (SPDX-2.3 JSON is)`
+        ),
+        "spdx",
+        version
+      )
     }
     const checked = yield* Effect.either(validateSpdx(doc))
     if (checked._tag === "Left") {
-      return report(invalid(file, "sbom", "schema-invalid",
-        `${file}: not valid SPDX 2.3: ${checked.left.detail}`), "spdx", version)
+      return report(
+        invalid(
+          file,
+          "sbom",
+          "schema-invalid",
+          `${file}: not valid SPDX 2.3: ${checked.left.detail}`
+        ),
+        "spdx",
+        version
+      )
     }
     const detail = `${file}: valid SPDX 2.3 JSON (relpub's schema of the required fields)`
     return report(valid(file, "sbom", detail), "spdx", version, spdxId(checked.right))
@@ -106,7 +124,7 @@ const checkSpdx = (file: string, doc: Record<string, unknown>) =>
  * @category verifiers
  */
 export const validateSbom = (file: string, bytes: Uint8Array): Effect.Effect<SbomReport> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = Buffer.from(bytes).toString("utf8")
     const json = yield* Effect.option(Effect.try(() => JSON.parse(text) as unknown))
     if (Option.isNone(json)) {

@@ -58,7 +58,7 @@ const coversArtifact = (payload: Uint8Array, digest: string): boolean => {
 // (passes "sha256") and RSA-PSS (ignores the padding), and fails DSSE with EC
 // and RSA keys under Deno, so those are checked here.
 const signedBy = (json: Json, bundle: Bundle, artifact: Uint8Array, key: RawPublicKey) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (bundle.content.$case === "dsseEnvelope") {
       const envelope = yield* parseEnvelope(json.dsseEnvelope)
       return findSigner(envelope, yield* payloadOf(envelope), [key]) !== undefined
@@ -92,27 +92,38 @@ const verifyPublicKeyBundle = (
   keys: ReadonlyArray<RawPublicKey>,
   hint: string
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const named = keys.filter((k) => matchesHint(k, hint))
     for (const key of [...named, ...keys.filter((k) => !named.includes(k))]) {
       if (yield* signedBy(json, bundle, artifact, key)) {
-        const tlog = bundle.verificationMaterial.tlogEntries.length > 0
-          ? "; its transparency-log entries were not checked"
-          : ""
+        const tlog =
+          bundle.verificationMaterial.tlogEntries.length > 0
+            ? "; its transparency-log entries were not checked"
+            : ""
         const detail = `${file}: Sigstore bundle signed by ${key.id} (${key.file})${tlog}`
         return valid(file, "signature", detail, key.id)
       }
     }
     return named.length > 0
-      ? invalid(file, "signature", "bad-signature",
-        `${file}: signature by ${hint} does not verify`, named[0]!.id)
-      : invalid(file, "signature", "unknown-key",
-        `${file}: signed by key "${hint}", which is not trusted`)
+      ? invalid(
+          file,
+          "signature",
+          "bad-signature",
+          `${file}: signature by ${hint} does not verify`,
+          named[0]!.id
+        )
+      : invalid(
+          file,
+          "signature",
+          "unknown-key",
+          `${file}: signed by key "${hint}", which is not trusted`
+        )
   })
 
 const certificateReason = (e: unknown): Exclude<Reason, "valid"> => {
   if (e instanceof PolicyError) return "identity-mismatch"
-  const untrusted = e instanceof VerificationError &&
+  const untrusted =
+    e instanceof VerificationError &&
     (e.code === "CERTIFICATE_ERROR" || e.code === "PUBLIC_KEY_ERROR")
   return untrusted ? "unknown-key" : "bad-signature"
 }
@@ -123,18 +134,26 @@ const verifyCertificateBundle = (
   artifact: Uint8Array,
   options: SigstoreOptions
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (options.trustedRoot === undefined) {
-      return invalid(file, "signature", "unknown-key",
-        `${file}: a certificate bundle needs a Sigstore trusted root (trusted_root.json)`)
+      return invalid(
+        file,
+        "signature",
+        "unknown-key",
+        `${file}: a certificate bundle needs a Sigstore trusted root (trusted_root.json)`
+      )
     }
     const trustedRoot = options.trustedRoot
-    const material = yield* Effect.either(Effect.try(() =>
-      toTrustMaterial(TrustedRoot.fromJSON(trustedRoot))
-    ))
+    const material = yield* Effect.either(
+      Effect.try(() => toTrustMaterial(TrustedRoot.fromJSON(trustedRoot)))
+    )
     if (material._tag === "Left") {
-      return invalid(file, "signature", "unknown-key",
-        `${file}: the Sigstore trusted root is unusable: ${message(material.left.error)}`)
+      return invalid(
+        file,
+        "signature",
+        "unknown-key",
+        `${file}: the Sigstore trusted root is unusable: ${message(material.left.error)}`
+      )
     }
     const verifier = new Verifier(material.right, {
       tlogThreshold: options.thresholds?.tlog ?? 1,
@@ -147,13 +166,19 @@ const verifyCertificateBundle = (
       ...(san !== undefined ? { subjectAlternativeName: `^${escapeRegExp(san)}$` } : {}),
       ...(issuer !== undefined ? { extensions: { issuer } } : {})
     }
-    const result = yield* Effect.either(Effect.try({
-      try: () => verifier.verify(toSignedEntity(bundle, Buffer.from(artifact)), policy),
-      catch: (e) => e
-    }))
+    const result = yield* Effect.either(
+      Effect.try({
+        try: () => verifier.verify(toSignedEntity(bundle, Buffer.from(artifact)), policy),
+        catch: (e) => e
+      })
+    )
     if (result._tag === "Left") {
-      return invalid(file, "signature", certificateReason(result.left),
-        `${file}: Sigstore bundle does not verify: ${message(result.left)}`)
+      return invalid(
+        file,
+        "signature",
+        certificateReason(result.left),
+        `${file}: Sigstore bundle does not verify: ${message(result.left)}`
+      )
     }
     const who = result.right.identity?.subjectAlternativeName ?? "certificate"
     return valid(file, "signature", `${file}: Sigstore bundle signed by ${who}`, who)
@@ -173,7 +198,7 @@ export const verifySigstoreBundle = (
   artifact: Uint8Array,
   options: SigstoreOptions
 ): Effect.Effect<Finding> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = Buffer.from(bundleBytes).toString("utf8")
     const json = (yield* Effect.try(() => JSON.parse(text) as unknown)) as Json
     const bundle = yield* Effect.try(() => bundleFromJSON(json))
@@ -191,10 +216,17 @@ export const verifySigstoreBundle = (
     }
 
     const material = bundle.verificationMaterial.content
-    const signed = material.$case === "publicKey"
-      ? yield* verifyPublicKeyBundle(file, json, bundle, artifact, options.keys,
-        material.publicKey.hint)
-      : yield* verifyCertificateBundle(file, bundle, artifact, options)
+    const signed =
+      material.$case === "publicKey"
+        ? yield* verifyPublicKeyBundle(
+            file,
+            json,
+            bundle,
+            artifact,
+            options.keys,
+            material.publicKey.hint
+          )
+        : yield* verifyCertificateBundle(file, bundle, artifact, options)
 
     if (signed.ok && bundle.content.$case === "dsseEnvelope") {
       const payload = yield* payloadOf(yield* parseEnvelope(json.dsseEnvelope))
@@ -208,7 +240,13 @@ export const verifySigstoreBundle = (
     Effect.catchTags({
       FormatError: (e) => Effect.succeed(fromFormatError(file, "signature", e)),
       UnknownException: (e) =>
-        Effect.succeed(invalid(file, "signature", "malformed",
-          `${file}: not a Sigstore bundle: ${message(e.error)}`))
+        Effect.succeed(
+          invalid(
+            file,
+            "signature",
+            "malformed",
+            `${file}: not a Sigstore bundle: ${message(e.error)}`
+          )
+        )
     })
   )

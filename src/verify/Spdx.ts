@@ -11,8 +11,23 @@ const NonEmpty = Schema.String.pipe(Schema.minLength(1))
 
 const Checksum = Schema.Struct({
   algorithm: Schema.Literal(
-    "SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "SHA3-256", "SHA3-384", "SHA3-512",
-    "BLAKE2b-256", "BLAKE2b-384", "BLAKE2b-512", "BLAKE3", "MD2", "MD4", "MD5", "MD6", "ADLER32"
+    "SHA1",
+    "SHA224",
+    "SHA256",
+    "SHA384",
+    "SHA512",
+    "SHA3-256",
+    "SHA3-384",
+    "SHA3-512",
+    "BLAKE2b-256",
+    "BLAKE2b-384",
+    "BLAKE2b-512",
+    "BLAKE3",
+    "MD2",
+    "MD4",
+    "MD5",
+    "MD6",
+    "ADLER32"
   ),
   checksumValue: Schema.String.pipe(Schema.pattern(/^[0-9a-fA-F]+$/))
 })
@@ -86,7 +101,8 @@ const crossCheck = (doc: SpdxDocument): ReadonlyArray<string> => {
     ...(doc.files ?? []).map((f) => f.SPDXID)
   ]
   const known = new Set(ids)
-  const problems = ids.filter((id, i) => ids.indexOf(id) !== i)
+  const problems = ids
+    .filter((id, i) => ids.indexOf(id) !== i)
     .map((id) => `duplicate SPDXID ${id}`)
   const resolves = (id: string) =>
     known.has(id) || id === "NONE" || id === "NOASSERTION" || id.startsWith("DocumentRef-")
@@ -102,7 +118,7 @@ const crossCheck = (doc: SpdxDocument): ReadonlyArray<string> => {
 
 /** Decodes and cross-checks an SPDX 2.3 JSON document. */
 export const validateSpdx = (json: unknown): Effect.Effect<SpdxDocument, FormatError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const doc = yield* Schema.decodeUnknown(SpdxDocument, { errors: "all" })(json).pipe(
       Effect.mapError((e) => invalid(ParseResult.TreeFormatter.formatErrorSync(e)))
     )

@@ -67,27 +67,29 @@ export const decode = <A, I>(schema: Schema.Schema<A, I>, value: unknown, what: 
 export const slsaFacts = (s: Statement): Effect.Effect<SlsaFacts, FormatError> =>
   s.predicateType === SLSA_PROVENANCE_V1
     ? Effect.map(decode(SlsaV1, s.predicate, "SLSA v1 predicate"), (p) => {
-      const params = p.buildDefinition.externalParameters
-      const workflow = params.workflow as { repository?: unknown } | undefined
-      const source = params.source as { uri?: unknown } | undefined
-      const deps = (p.buildDefinition.resolvedDependencies ?? []).map((d) => d.uri)
-      const uris = [workflow?.repository, source?.uri, ...deps]
-      return {
-        builderId: p.runDetails.builder.id,
-        invocationId: p.runDetails.metadata?.invocationId,
-        sourceUris: uris.filter((u): u is string => typeof u === "string")
-      }
-    })
+        const params = p.buildDefinition.externalParameters
+        const workflow = params.workflow as { repository?: unknown } | undefined
+        const source = params.source as { uri?: unknown } | undefined
+        const deps = (p.buildDefinition.resolvedDependencies ?? []).map((d) => d.uri)
+        const uris = [workflow?.repository, source?.uri, ...deps]
+        return {
+          builderId: p.runDetails.builder.id,
+          invocationId: p.runDetails.metadata?.invocationId,
+          sourceUris: uris.filter((u): u is string => typeof u === "string")
+        }
+      })
     : s.predicateType === SLSA_PROVENANCE_V02
-    ? Effect.map(decode(SlsaV02, s.predicate, "SLSA v0.2 predicate"), (p) => ({
-      builderId: p.builder.id,
-      invocationId: p.metadata?.buildInvocationId,
-      sourceUris: [p.invocation?.configSource?.uri, ...(p.materials ?? []).map((m) => m.uri)]
-        .filter((u): u is string => typeof u === "string")
-    }))
-    : Effect.fail(
-      bad("unsupported-format", `predicate type ${s.predicateType} is not SLSA provenance`)
-    )
+      ? Effect.map(decode(SlsaV02, s.predicate, "SLSA v0.2 predicate"), (p) => ({
+          builderId: p.builder.id,
+          invocationId: p.metadata?.buildInvocationId,
+          sourceUris: [
+            p.invocation?.configSource?.uri,
+            ...(p.materials ?? []).map((m) => m.uri)
+          ].filter((u): u is string => typeof u === "string")
+        }))
+      : Effect.fail(
+          bad("unsupported-format", `predicate type ${s.predicateType} is not SLSA provenance`)
+        )
 
 /** Inputs of {@link makeStatement}. */
 export interface StatementInput {

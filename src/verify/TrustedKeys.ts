@@ -74,7 +74,7 @@ export const rawKeyFromKeyObject = (
   file: string,
   key: KeyObject
 ): Effect.Effect<RawPublicKey, TrustedKeyError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (key.type !== "public") return yield* fail(file, "unsupported-key", "not a public key")
     const details = key.asymmetricKeyDetails ?? {}
     let algorithm: RawAlgorithm
@@ -103,7 +103,7 @@ export const rawKeysFromPem = (
   file: string,
   text: string
 ): Effect.Effect<ReadonlyArray<RawPublicKey>, TrustedKeyError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const blocks = [...text.matchAll(PEM_BLOCK)]
     if (blocks.length === 0) return yield* fail(file, "malformed", "no PEM block")
     const keys: Array<RawPublicKey> = []
@@ -143,7 +143,7 @@ export const minisignKeyFromText = (
   file: string,
   text: string
 ): Effect.Effect<MinisignPublicKey, TrustedKeyError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "")
     const body = lines[0]?.startsWith("untrusted comment:") ? lines[1] : lines[0]
     const bytes = Buffer.from(body?.trim() ?? "", "base64")
@@ -168,7 +168,7 @@ export const pgpKeysFromBytes = (
   file: string,
   bytes: Uint8Array
 ): Effect.Effect<ReadonlyArray<PgpPublicKey>, TrustedKeyError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = Buffer.from(bytes).toString("utf8")
     const keys = yield* Effect.tryPromise({
       try: () =>
@@ -192,8 +192,10 @@ const baseName = (path: string): string => path.slice(path.lastIndexOf("/") + 1)
 export const matchesHint = (key: RawPublicKey, hint: string): boolean => {
   const h = hint.toLowerCase()
   const name = baseName(key.file).toLowerCase()
-  return h !== "" && (h === key.id || h === key.fingerprint || h === name ||
-    h === name.replace(/\.[^.]*$/, ""))
+  return (
+    h !== "" &&
+    (h === key.id || h === key.fingerprint || h === name || h === name.replace(/\.[^.]*$/, ""))
+  )
 }
 
 /**
@@ -206,7 +208,7 @@ export const matchesHint = (key: RawPublicKey, hint: string): boolean => {
 export const loadTrustedKeys = (
   dir: string
 ): Effect.Effect<TrustedKeys, TrustedKeyError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const unreadable = (file: string) => (e: unknown) => fail(file, "unreadable", String(e))
     const names = yield* fs.readDirectory(dir).pipe(Effect.mapError(unreadable(dir)))
@@ -230,9 +232,9 @@ export const loadTrustedKeys = (
         })
         sigstoreRoot = Option.some(json)
       } else if (ext === ".asc" || ext === ".gpg") {
-        pgp.push(...yield* pgpKeysFromBytes(file, bytes))
+        pgp.push(...(yield* pgpKeysFromBytes(file, bytes)))
       } else if (text.trimStart().startsWith("-----BEGIN")) {
-        raw.push(...yield* rawKeysFromPem(file, text))
+        raw.push(...(yield* rawKeysFromPem(file, text)))
       } else if (ext === ".pub" && text.startsWith("untrusted comment:")) {
         minisign.push(yield* minisignKeyFromText(file, text))
       } else {

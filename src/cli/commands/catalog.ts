@@ -10,26 +10,35 @@ import { repositoryLayer, repositoryOptions } from "../repository.ts"
 const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
 
 export const listCommand = Command.make("list", { ...repositoryOptions, json }, (args) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const repo = yield* Repository
     const { index } = yield* readIndex(repo)
     if (args.json) return yield* Console.log(JSON.stringify(index, null, 2))
     if (index.releases.length === 0) return yield* Console.log(`no releases in ${repo.location}`)
-    const rows = index.releases.map((r) => [r.version, r.timestamp, String(r.artifacts.length), String(r.size_bytes),
-      r.signed ? "yes" : "no", r.sha256.slice(0, 16)])
+    const rows = index.releases.map((r) => [
+      r.version,
+      r.timestamp,
+      String(r.artifacts.length),
+      String(r.size_bytes),
+      r.signed ? "yes" : "no",
+      r.sha256.slice(0, 16)
+    ])
     const head = ["VERSION", "PUBLISHED", "FILES", "BYTES", "SIGNED", "SHA256"]
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-    const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
+    const line = (cells: ReadonlyArray<string>) =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd()
     yield* Console.log([line(head), ...rows.map(line)].join("\n"))
-  }).pipe(Effect.provide(repositoryLayer(args)))).pipe(
-    Command.withDescription("List published releases, newest first")
-  )
+  }).pipe(Effect.provide(repositoryLayer(args)))
+).pipe(Command.withDescription("List published releases, newest first"))
 
 export const showCommand = Command.make(
   "show",
   { version: Args.text({ name: "version" }), ...repositoryOptions, json },
   (args) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const found = yield* showRelease(args.version)
       if (Option.isNone(found)) {
         yield* Console.error(`relpub: version ${args.version} is not published`)
@@ -37,17 +46,19 @@ export const showCommand = Command.make(
       }
       const { record, signed } = found.value
       if (args.json) return yield* Console.log(JSON.stringify(record, null, 2))
-      yield* Console.log([
-        `version       ${record.version}`,
-        `published at  ${record.published_at}`,
-        `sha256        ${record.sha256}`,
-        `size          ${record.size_bytes} bytes in ${record.files.length} files`,
-        `policy        ${record.policy_mode}`,
-        `signed record ${signed ? `yes (key ${record.signing_key_id})` : "no"}`,
-        `sbom id       ${record.sbom_id ?? "-"}`,
-        `slsa id       ${record.slsa_id ?? "-"}`,
-        "files:",
-        ...record.files.map((f) => `  ${f.sha256}  ${f.size.toString().padStart(12)}  ${f.path}`)
-      ].join("\n"))
+      yield* Console.log(
+        [
+          `version       ${record.version}`,
+          `published at  ${record.published_at}`,
+          `sha256        ${record.sha256}`,
+          `size          ${record.size_bytes} bytes in ${record.files.length} files`,
+          `policy        ${record.policy_mode}`,
+          `signed record ${signed ? `yes (key ${record.signing_key_id})` : "no"}`,
+          `sbom id       ${record.sbom_id ?? "-"}`,
+          `slsa id       ${record.slsa_id ?? "-"}`,
+          "files:",
+          ...record.files.map((f) => `  ${f.sha256}  ${f.size.toString().padStart(12)}  ${f.path}`)
+        ].join("\n")
+      )
     }).pipe(Effect.provide(repositoryLayer(args)))
 ).pipe(Command.withDescription("Show the release record of one version"))

@@ -6,13 +6,19 @@ import { setExitCode } from "../exit.ts"
 import { repositoryLayer, repositoryOptions } from "../repository.ts"
 
 const fetchOptions = {
-  version: Args.text({ name: "version" }).pipe(Args.withDescription("Published version to download")),
+  version: Args.text({ name: "version" }).pipe(
+    Args.withDescription("Published version to download")
+  ),
   ...repositoryOptions,
   to: Options.text("to").pipe(
-    Options.withDescription("Destination directory; must not exist or be empty, and stays so unless all checks pass")
+    Options.withDescription(
+      "Destination directory; must not exist or be empty, and stays so unless all checks pass"
+    )
   ),
   trustedKeys: Options.directory("trusted-keys", { exists: "yes" }).pipe(
-    Options.withDescription("Directory of trusted PEM public keys; the release record must be signed by one")
+    Options.withDescription(
+      "Directory of trusted PEM public keys; the release record must be signed by one"
+    )
   ),
   json: Options.boolean("json").pipe(Options.withDescription("Print what was fetched as JSON"))
 }
@@ -23,7 +29,7 @@ const refuse = (message: string, code: number) =>
   Effect.zipRight(Console.error(`relpub: ${message}`), setExitCode(code))
 
 const handler = (args: FetchArgs) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     // Trusted keys pull in openpgp: load them, and the fetcher, only when fetching.
     const { loadTrustedKeys } = yield* Effect.promise(() => import("../../verify/TrustedKeys.ts"))
     const { fetchRelease } = yield* Effect.promise(() => import("../../services/Fetcher.ts"))
@@ -31,15 +37,19 @@ const handler = (args: FetchArgs) =>
       Effect.mapError((e) => new UsageError({ message: `--trusted-keys: ${e.message}` }))
     )
     if (keys.raw.length === 0) {
-      return yield* new UsageError({ message: `--trusted-keys ${args.trustedKeys} holds no PEM public key` })
+      return yield* new UsageError({
+        message: `--trusted-keys ${args.trustedKeys} holds no PEM public key`
+      })
     }
     const outcome = yield* fetchRelease({ version: args.version, to: args.to, keys: keys.raw })
     if (args.json) return yield* Console.log(JSON.stringify(outcome, null, 2))
-    yield* Console.log([
-      ...outcome.files.map((f) => `${f.sha256}  ${f.path}`),
-      `fetched ${outcome.version} into ${outcome.to}: ${outcome.files.length} files, ${outcome.size_bytes} bytes, ` +
-      `release hash ${outcome.sha256}; release.json: ${outcome.signature}`
-    ].join("\n"))
+    yield* Console.log(
+      [
+        ...outcome.files.map((f) => `${f.sha256}  ${f.path}`),
+        `fetched ${outcome.version} into ${outcome.to}: ${outcome.files.length} files, ${outcome.size_bytes} bytes, ` +
+          `release hash ${outcome.sha256}; release.json: ${outcome.signature}`
+      ].join("\n")
+    )
   }).pipe(
     Effect.catchTags({
       FetchRejected: (e) => refuse(e.message, ExitCode.VerificationFailed),

@@ -11,14 +11,20 @@ const prepareOptions = {
     Args.withDescription("Directory of build artifacts to prepare as a release")
   ),
   version: Options.text("release-version").pipe(
-    Options.withDescription("Version of the release, a semantic version such as 1.4.0 or v1.4.0 (also --version)")
+    Options.withDescription(
+      "Version of the release, a semantic version such as 1.4.0 or v1.4.0 (also --version)"
+    )
   ),
   signingKey: Options.file("signing-key", { exists: "yes" }).pipe(
-    Options.withDescription("PEM private key (Ed25519, ECDSA P-256, RSA): signs SHA256SUMS and the provenance (DSSE)"),
+    Options.withDescription(
+      "PEM private key (Ed25519, ECDSA P-256, RSA): signs SHA256SUMS and the provenance (DSSE)"
+    ),
     Options.optional
   ),
   signFiles: Options.boolean("sign-files").pipe(
-    Options.withDescription("Also write a detached <file>.sig for every artifact (needs --signing-key)")
+    Options.withDescription(
+      "Also write a detached <file>.sig for every artifact (needs --signing-key)"
+    )
   ),
   sbom: Options.file("sbom", { exists: "yes" }).pipe(
     Options.withDescription("CycloneDX or SPDX JSON SBOM to validate and copy into the release"),
@@ -31,19 +37,27 @@ const prepareOptions = {
     Options.optional
   ),
   invocationId: Options.text("invocation-id").pipe(
-    Options.withDescription("SLSA invocation id (default: the CI run or job URL, else a random urn:uuid)"),
+    Options.withDescription(
+      "SLSA invocation id (default: the CI run or job URL, else a random urn:uuid)"
+    ),
     Options.optional
   ),
   sourceRepository: Options.text("source-repository").pipe(
-    Options.withDescription("Source repository URI recorded in the provenance (default: from the CI environment)"),
+    Options.withDescription(
+      "Source repository URI recorded in the provenance (default: from the CI environment)"
+    ),
     Options.optional
   ),
   name: Options.text("name").pipe(
-    Options.withDescription("Provenance file name, <name>.intoto.jsonl (default: repository or directory name)"),
+    Options.withDescription(
+      "Provenance file name, <name>.intoto.jsonl (default: repository or directory name)"
+    ),
     Options.optional
   ),
   force: Options.boolean("force").pipe(
-    Options.withDescription("Replace an existing manifest.json, SHA256SUMS, provenance, signatures and SBOM copy")
+    Options.withDescription(
+      "Replace an existing manifest.json, SHA256SUMS, provenance, signatures and SBOM copy"
+    )
   ),
   json: Options.boolean("json").pipe(Options.withDescription("Print what was written as JSON"))
 }
@@ -61,7 +75,7 @@ const render = (o: PrepareOutcome): string => {
   const lines = [
     `prepared ${o.dir}: ${o.files.length} files listed in manifest.json and SHA256SUMS`,
     `provenance ${p.file}: ${p.subjects} subjects, builder ${p.build.builderId} (${p.build.ci}), ` +
-    `invocation ${p.build.invocationId}, ${p.signed ? "DSSE-signed" : "UNSIGNED (no --signing-key)"}`,
+      `invocation ${p.build.invocationId}, ${p.signed ? "DSSE-signed" : "UNSIGNED (no --signing-key)"}`,
     o.signingKey === undefined
       ? "not signed: give --signing-key to write SHA256SUMS.sig"
       : `signed with ${o.signingKey.algorithm} key ${o.signingKey.id}`,
@@ -71,8 +85,10 @@ const render = (o: PrepareOutcome): string => {
 }
 
 const handler = (args: PrepareArgs) =>
-  Effect.gen(function*() {
-    const signingKey = Option.isSome(args.signingKey) ? yield* readKey(args.signingKey.value) : undefined
+  Effect.gen(function* () {
+    const signingKey = Option.isSome(args.signingKey)
+      ? yield* readKey(args.signingKey.value)
+      : undefined
     // Signing and SBOM validation pull in the verifiers (openpgp, ajv): load them only here.
     const { prepareRelease } = yield* Effect.promise(() => import("../../services/Prepare.ts"))
     const outcome = yield* prepareRelease({

@@ -17,7 +17,9 @@ import { redact } from "../../services/RepositoryUrl.ts"
 import { DEFAULT_REPOSITORY, repositoryLayer, repositoryOptions } from "../repository.ts"
 
 const releaseDirArg = Args.directory({ name: "release-dir", exists: "either" }).pipe(
-  Args.withDescription("Directory holding the release (its files, manifest.json or SHA256SUMS, signatures, ...)"),
+  Args.withDescription(
+    "Directory holding the release (its files, manifest.json or SHA256SUMS, signatures, ...)"
+  ),
   Args.optional
 )
 
@@ -28,12 +30,16 @@ export const publishOptions = {
     Options.optional
   ),
   version: Options.text("release-version").pipe(
-    Options.withDescription("Version to publish, a semantic version such as 1.4.0 or v1.4.0 (also --version)")
+    Options.withDescription(
+      "Version to publish, a semantic version such as 1.4.0 or v1.4.0 (also --version)"
+    )
   ),
   ...repositoryOptions,
   policy: Options.choice("policy", ["strict", "lenient"]).pipe(
     Options.withAlias("publication-policy"),
-    Options.withDescription("strict (default) fails on any violation; lenient publishes with warnings"),
+    Options.withDescription(
+      "strict (default) fails on any violation; lenient publishes with warnings"
+    ),
     Options.optional
   ),
   policyFile: Options.file("policy-file", { exists: "yes" }).pipe(
@@ -41,7 +47,9 @@ export const publishOptions = {
     Options.optional
   ),
   verificationResult: Options.file("verification-result").pipe(
-    Options.withDescription("Verification result JSON; without it relpub verifies the hashes itself"),
+    Options.withDescription(
+      "Verification result JSON; without it relpub verifies the hashes itself"
+    ),
     Options.optional
   ),
   validationResult: Options.file("validation-result").pipe(
@@ -55,25 +63,33 @@ export const publishOptions = {
     Options.optional
   ),
   signingKey: Options.file("signing-key", { exists: "yes" }).pipe(
-    Options.withDescription("PEM private key (Ed25519, ECDSA P-256, RSA) that signs release and audit records"),
+    Options.withDescription(
+      "PEM private key (Ed25519, ECDSA P-256, RSA) that signs release and audit records"
+    ),
     Options.optional
   ),
   signAuditLog: Options.boolean("sign-audit-log").pipe(
     Options.withDescription("Require the audit record to be signed (needs --signing-key)")
   ),
   requireSignatures: Options.boolean("require-signatures").pipe(
-    Options.withDescription("Fail (34) unless every artifact, or the manifest, has a detached signature")
+    Options.withDescription(
+      "Fail (34) unless every artifact, or the manifest, has a detached signature"
+    )
   ),
   requireEncryption: Options.boolean("require-encryption").pipe(
     Options.withDescription("Fail (35) unless the release holds encrypted (.enc) artifacts")
   ),
   allowUnsafeBackend: Options.boolean("allow-unsafe-backend").pipe(
-    Options.withDescription("Publish even if the repository failed the create-only or compare-and-swap probes")
+    Options.withDescription(
+      "Publish even if the repository failed the create-only or compare-and-swap probes"
+    )
   ),
   dryRun: Options.boolean("dry-run").pipe(
     Options.withDescription("Check everything and report, but write nothing to the repository")
   ),
-  json: Options.boolean("json").pipe(Options.withDescription("Print the JSON report on stdout instead of the text")),
+  json: Options.boolean("json").pipe(
+    Options.withDescription("Print the JSON report on stdout instead of the text")
+  ),
   jsonReport: Options.file("json-report").pipe(
     Options.withDescription("Also write the JSON report to this file"),
     Options.optional
@@ -83,7 +99,9 @@ export const publishOptions = {
     Options.optional
   ),
   leaseSeconds: Options.integer("lease-seconds").pipe(
-    Options.withDescription("How long this publish's claim holds before others may roll it back (default 900)"),
+    Options.withDescription(
+      "How long this publish's claim holds before others may roll it back (default 900)"
+    ),
     Options.optional
   ),
   verbose: Options.boolean("verbose").pipe(Options.withDescription("Log each step on stderr"))
@@ -92,12 +110,17 @@ export const publishOptions = {
 type PublishArgs = Command.Command.ParseConfig<typeof publishOptions>
 
 const readPolicyFile = (file: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = yield* Effect.try({
       try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) => new UsageError({ message: `--policy-file ${file}: cannot be read (${(e as Error).message})` })
+      catch: (e) =>
+        new UsageError({
+          message: `--policy-file ${file}: cannot be read (${(e as Error).message})`
+        })
     })
-    const decoded = Schema.decodeUnknownEither(Schema.parseJson(PolicyFile))(text, { onExcessProperty: "error" })
+    const decoded = Schema.decodeUnknownEither(Schema.parseJson(PolicyFile))(text, {
+      onExcessProperty: "error"
+    })
     if (Either.isLeft(decoded)) {
       const detail = ParseResult.TreeFormatter.formatErrorSync(decoded.left)
       return yield* new UsageError({ message: `--policy-file ${file}: ${detail}` })
@@ -108,27 +131,38 @@ const readPolicyFile = (file: string) =>
 const signerLayer = (args: PublishArgs): Layer.Layer<Signer.Signer, KeyError | UsageError> => {
   if (Option.isNone(args.signingKey)) {
     return args.signAuditLog
-      ? Layer.fail(new UsageError({ message: "--sign-audit-log needs a key: give --signing-key FILE (relpub keygen makes one)" }))
+      ? Layer.fail(
+          new UsageError({
+            message:
+              "--sign-audit-log needs a key: give --signing-key FILE (relpub keygen makes one)"
+          })
+        )
       : Signer.layerNone
   }
   const file = args.signingKey.value
-  return Layer.unwrapEffect(Effect.map(
-    Effect.try({
-      try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) => new KeyError({ file, detail: `cannot be read (${(e as Error).message})` })
-    }),
-    (pem) => Signer.layerFromPem(file, pem)
-  ))
+  return Layer.unwrapEffect(
+    Effect.map(
+      Effect.try({
+        try: () => fs.readFileSync(file, "utf8"),
+        catch: (e) => new KeyError({ file, detail: `cannot be read (${(e as Error).message})` })
+      }),
+      (pem) => Signer.layerFromPem(file, pem)
+    )
+  )
 }
 
 const writeFile = (file: string, text: string) =>
   Effect.try({
     try: () => fs.writeFileSync(file, text),
-    catch: (e) => new UsageError({ message: `${file}: cannot write the report (${(e as Error).message})` })
+    catch: (e) =>
+      new UsageError({ message: `${file}: cannot write the report (${(e as Error).message})` })
   })
 
 const requestOf = (args: PublishArgs, policyFile: PolicyFile | undefined): PublishRequest => ({
-  releaseDir: Option.getOrElse(Option.orElse(args.releaseDirArg, () => args.releaseDir), () => ""),
+  releaseDir: Option.getOrElse(
+    Option.orElse(args.releaseDirArg, () => args.releaseDir),
+    () => ""
+  ),
   version: args.version,
   policy: resolvePolicy(policyFile, {
     mode: Option.getOrUndefined(args.policy),
@@ -137,7 +171,8 @@ const requestOf = (args: PublishArgs, policyFile: PolicyFile | undefined): Publi
   }),
   verificationResultFile: Option.getOrUndefined(args.verificationResult),
   validationResultFile: Option.getOrUndefined(args.validationResult),
-  trustedKeysDir: Option.getOrUndefined(args.trustedKeys) ??
+  trustedKeysDir:
+    Option.getOrUndefined(args.trustedKeys) ??
     (policyFile?.trusted_keys === undefined || Option.isNone(args.policyFile)
       ? undefined
       : nodePath.resolve(nodePath.dirname(args.policyFile.value), policyFile.trusted_keys)),
@@ -148,19 +183,26 @@ const requestOf = (args: PublishArgs, policyFile: PolicyFile | undefined): Publi
 
 // Everything that can fail, the command line's own mistakes included, ends in
 // the report: a CI job that always uploads --json-report gets one.
-const attempt = (args: PublishArgs, where: Ref.Ref<{ readonly type: string; readonly path: string }>) =>
-  Effect.gen(function*() {
+const attempt = (
+  args: PublishArgs,
+  where: Ref.Ref<{ readonly type: string; readonly path: string }>
+) =>
+  Effect.gen(function* () {
     if (Option.isNone(args.releaseDirArg) && Option.isNone(args.releaseDir)) {
-      return yield* new UsageError({ message: "give the release directory (relpub publish DIR --version V)" })
+      return yield* new UsageError({
+        message: "give the release directory (relpub publish DIR --version V)"
+      })
     }
-    const policyFile = Option.isSome(args.policyFile) ? yield* readPolicyFile(args.policyFile.value) : undefined
+    const policyFile = Option.isSome(args.policyFile)
+      ? yield* readPolicyFile(args.policyFile.value)
+      : undefined
     const layers = Layer.mergeAll(
       repositoryLayer(args),
       signerLayer(args),
       ReleaseReader.layer,
       Runtime.layer
     ).pipe(Layer.provideMerge(Hasher.layer))
-    return yield* Effect.gen(function*() {
+    return yield* Effect.gen(function* () {
       const repo = yield* Repository
       yield* Ref.set(where, { type: repo.kind, path: repo.location })
       return yield* publish(requestOf(args, policyFile))
@@ -168,26 +210,34 @@ const attempt = (args: PublishArgs, where: Ref.Ref<{ readonly type: string; read
   })
 
 const handler = (args: PublishArgs) =>
-  Effect.gen(function*() {
-    const given = Option.getOrElse(Option.orElse(args.repository, () => args.repositoryPath), () => DEFAULT_REPOSITORY)
+  Effect.gen(function* () {
+    const given = Option.getOrElse(
+      Option.orElse(args.repository, () => args.repositoryPath),
+      () => DEFAULT_REPOSITORY
+    )
     const where = yield* Ref.make({ type: "local", path: redact(given) })
     const startedAt = yield* Clock.currentTimeMillis
     const exit = yield* Effect.exit(attempt(args, where))
     const finishedAt = yield* Clock.currentTimeMillis
     const location = yield* Ref.get(where)
-    const report = buildReport({
-      request: requestOf(args, undefined),
-      repositoryType: location.type,
-      repositoryLocation: location.path,
-      startedAt,
-      finishedAt
-    }, exit)
+    const report = buildReport(
+      {
+        request: requestOf(args, undefined),
+        repositoryType: location.type,
+        repositoryLocation: location.path,
+        startedAt,
+        finishedAt
+      },
+      exit
+    )
     const text = renderTextReport(report)
-    if (Option.isSome(args.jsonReport)) yield* writeFile(args.jsonReport.value, JSON.stringify(report, null, 2) + "\n")
+    if (Option.isSome(args.jsonReport))
+      yield* writeFile(args.jsonReport.value, JSON.stringify(report, null, 2) + "\n")
     if (Option.isSome(args.textReport)) yield* writeFile(args.textReport.value, text)
     if (args.json) yield* Console.log(JSON.stringify(report, null, 2))
     else yield* Console.log(text.trimEnd())
-    if (report.exit_code !== 0 && !args.json) yield* Console.error(`relpub: ${report.errors.join("\n  ")}`)
+    if (report.exit_code !== 0 && !args.json)
+      yield* Console.error(`relpub: ${report.errors.join("\n  ")}`)
     yield* setExitCode(report.exit_code)
   })
 

@@ -11,10 +11,14 @@ import { setExitCode } from "../exit.ts"
 
 const verifyOptions = {
   releaseDir: Args.directory({ name: "release-dir", exists: "either" }).pipe(
-    Args.withDescription("Directory holding the release (files, manifest.json or SHA256SUMS, signatures, ...)")
+    Args.withDescription(
+      "Directory holding the release (files, manifest.json or SHA256SUMS, signatures, ...)"
+    )
   ),
   version: Options.text("release-version").pipe(
-    Options.withDescription("Expected version (also --version): the manifest's version must match it"),
+    Options.withDescription(
+      "Expected version (also --version): the manifest's version must match it"
+    ),
     Options.optional
   ),
   trustedKeys: Options.directory("trusted-keys", { exists: "yes" }).pipe(
@@ -24,24 +28,34 @@ const verifyOptions = {
     Options.optional
   ),
   policy: Options.choice("policy", ["strict", "lenient"]).pipe(
-    Options.withDescription("strict (default) fails on any failed check; lenient only on refused input"),
+    Options.withDescription(
+      "strict (default) fails on any failed check; lenient only on refused input"
+    ),
     Options.optional
   ),
   policyFile: Options.file("policy-file", { exists: "yes" }).pipe(
-    Options.withDescription("JSON policy file (docs/policy.md): mode, require_*, trusted_keys; flags override it"),
+    Options.withDescription(
+      "JSON policy file (docs/policy.md): mode, require_*, trusted_keys; flags override it"
+    ),
     Options.optional
   ),
   output: Options.file("output").pipe(
-    Options.withDescription("Write the verification result JSON here (publish --verification-result reads it)"),
+    Options.withDescription(
+      "Write the verification result JSON here (publish --verification-result reads it)"
+    ),
     Options.optional
   ),
-  json: Options.boolean("json").pipe(Options.withDescription("Print the result JSON instead of the table")),
+  json: Options.boolean("json").pipe(
+    Options.withDescription("Print the result JSON instead of the table")
+  ),
   expectedBuilder: Options.text("expected-builder").pipe(
     Options.withDescription("Builder id the SLSA provenance must name"),
     Options.optional
   ),
   expectedSource: Options.text("expected-source").pipe(
-    Options.withDescription("Source repository the SLSA provenance must name (e.g. github.com/org/repo)"),
+    Options.withDescription(
+      "Source repository the SLSA provenance must name (e.g. github.com/org/repo)"
+    ),
     Options.optional
   ),
   requireSignatures: Options.boolean("require-signatures").pipe(
@@ -55,12 +69,17 @@ const verifyOptions = {
 type VerifyArgs = Command.Command.ParseConfig<typeof verifyOptions>
 
 const readPolicyFile = (file: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = yield* Effect.try({
       try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) => new UsageError({ message: `--policy-file ${file}: cannot be read (${(e as Error).message})` })
+      catch: (e) =>
+        new UsageError({
+          message: `--policy-file ${file}: cannot be read (${(e as Error).message})`
+        })
     })
-    const decoded = Schema.decodeUnknownEither(Schema.parseJson(PolicyFile))(text, { onExcessProperty: "error" })
+    const decoded = Schema.decodeUnknownEither(Schema.parseJson(PolicyFile))(text, {
+      onExcessProperty: "error"
+    })
     if (Either.isLeft(decoded)) {
       const detail = ParseResult.TreeFormatter.formatErrorSync(decoded.left)
       return yield* new UsageError({ message: `--policy-file ${file}: ${detail}` })
@@ -77,7 +96,14 @@ export const renderFindings = (findings: ReadonlyArray<VerifyFinding>): string =
     ...findings.map((f) => [f.file, f.check, f.ok ? "yes" : "NO", f.reason, cell(f.key), f.detail])
   ]
   const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((c, i) => (i < 5 ? c.padEnd(widths[i]!) : c)).join("  ").trimEnd()).join("\n")
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i < 5 ? c.padEnd(widths[i]!) : c))
+        .join("  ")
+        .trimEnd()
+    )
+    .join("\n")
 }
 
 const summary = (outcome: VerifyOutcome): string => {
@@ -88,25 +114,31 @@ const summary = (outcome: VerifyOutcome): string => {
     `SBOM ${r.sbom_validated ? "valid" : "not validated"}`,
     `provenance ${r.slsa_validated ? "valid" : "not validated"}`
   ].join(", ")
-  return r.passed ? `verification passed (${checks})` : `verification failed, exit ${r.exit_code} (${checks})`
+  return r.passed
+    ? `verification passed (${checks})`
+    : `verification failed, exit ${r.exit_code} (${checks})`
 }
 
 const writeOutput = (file: string, text: string) =>
   Effect.try({
     try: () => fs.writeFileSync(file, text),
-    catch: (e) => new UsageError({ message: `--output ${file}: cannot be written (${(e as Error).message})` })
+    catch: (e) =>
+      new UsageError({ message: `--output ${file}: cannot be written (${(e as Error).message})` })
   })
 
 const handler = (args: VerifyArgs) =>
-  Effect.gen(function*() {
-    const policyFile = Option.isSome(args.policyFile) ? yield* readPolicyFile(args.policyFile.value) : undefined
+  Effect.gen(function* () {
+    const policyFile = Option.isSome(args.policyFile)
+      ? yield* readPolicyFile(args.policyFile.value)
+      : undefined
     const policy = resolvePolicy(policyFile, {
       mode: Option.getOrUndefined(args.policy),
       requireSignatures: args.requireSignatures,
       requireEncryption: args.requireEncryption
     })
     // A policy file's trusted_keys is relative to the policy file.
-    const trustedKeysDir = Option.getOrUndefined(args.trustedKeys) ??
+    const trustedKeysDir =
+      Option.getOrUndefined(args.trustedKeys) ??
       (policyFile?.trusted_keys === undefined || Option.isNone(args.policyFile)
         ? undefined
         : nodePath.resolve(nodePath.dirname(args.policyFile.value), policyFile.trusted_keys))
@@ -122,7 +154,10 @@ const handler = (args: VerifyArgs) =>
       requireSignatures: args.requireSignatures,
       policy
     }).pipe(
-      Effect.catchTag("TrustedKeyError", (e) => new UsageError({ message: `trusted keys: ${e.message}` })),
+      Effect.catchTag(
+        "TrustedKeyError",
+        (e) => new UsageError({ message: `trusted keys: ${e.message}` })
+      ),
       Effect.provide(Layer.mergeAll(ReleaseReader.layer, Hasher.layer))
     )
 

@@ -31,21 +31,29 @@ export const renderRepoFindings = (findings: ReadonlyArray<RepoFinding>): string
     ...findings.map((f) => [f.subject, f.check, f.reason, f.detail])
   ]
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join("  ").trimEnd()).join("\n")
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c))
+        .join("  ")
+        .trimEnd()
+    )
+    .join("\n")
 }
 
 const summary = (report: RepoReport): string => {
-  const counts = `${report.releases} releases, ${report.artifacts} artifacts, ${report.audit_records} audit records, ` +
+  const counts =
+    `${report.releases} releases, ${report.artifacts} artifacts, ${report.audit_records} audit records, ` +
     `index serial ${report.index?.serial ?? "-"}`
   const failures = report.findings.filter((f) => !f.ok).length
   return report.passed
     ? `verify-repo passed: ${report.repository} (${counts})`
     : `verify-repo failed, exit 30: ${failures} ${failures === 1 ? "problem" : "problems"} in ${report.repository} ` +
-      `(${counts})`
+        `(${counts})`
 }
 
 const handler = (args: VerifyRepoArgs) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     // Trusted keys pull in openpgp: load them, and the verifier, only when verifying.
     const { loadTrustedKeys } = yield* Effect.promise(() => import("../../verify/TrustedKeys.ts"))
     const RepoVerifier = yield* Effect.promise(() => import("../../services/RepoVerifier.ts"))
@@ -54,12 +62,15 @@ const handler = (args: VerifyRepoArgs) =>
     )
     if (keys.raw.length === 0) {
       return yield* new UsageError({
-        message: `--trusted-keys ${args.trustedKeys} holds no PEM public key (repositories are signed with ` +
+        message:
+          `--trusted-keys ${args.trustedKeys} holds no PEM public key (repositories are signed with ` +
           "Ed25519, ECDSA P-256 or RSA keys)"
       })
     }
     const repo = yield* Repository
-    const state = Option.isSome(args.state) ? yield* RepoVerifier.readState(args.state.value) : undefined
+    const state = Option.isSome(args.state)
+      ? yield* RepoVerifier.readState(args.state.value)
+      : undefined
     const seen = state?.repositories[repo.location]
     const report = yield* RepoVerifier.verifyRepository({ keys: keys.raw, seen })
 
@@ -71,12 +82,20 @@ const handler = (args: VerifyRepoArgs) =>
       yield* Console.log(summary(report))
     }
     // Only a repository that passed moves the remembered index forward.
-    if (Option.isSome(args.state) && state !== undefined && report.passed && report.index !== null) {
-      yield* RepoVerifier.writeState(args.state.value,
-        RepoVerifier.remember(state, repo.location, report.index, report.checked_at))
+    if (
+      Option.isSome(args.state) &&
+      state !== undefined &&
+      report.passed &&
+      report.index !== null
+    ) {
+      yield* RepoVerifier.writeState(
+        args.state.value,
+        RepoVerifier.remember(state, repo.location, report.index, report.checked_at)
+      )
     }
     const first = report.findings.find((f) => !f.ok)
-    if (first !== undefined) yield* Console.error(`relpub: ${first.subject}: ${first.reason}: ${first.detail}`)
+    if (first !== undefined)
+      yield* Console.error(`relpub: ${first.subject}: ${first.reason}: ${first.detail}`)
     yield* setExitCode(report.exit_code)
   }).pipe(Effect.provide(repositoryLayer(args)))
 

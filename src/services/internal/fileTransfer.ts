@@ -44,7 +44,7 @@ export const openHashedSource = (
   path: string,
   key: string
 ): Effect.Effect<HashedSource, StorageError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const handle = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),

@@ -46,7 +46,8 @@ export const retrySchedule = (policy: RetryPolicy) =>
   )
 
 export const withRetry =
-  (policy: RetryPolicy) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  (policy: RetryPolicy) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.retry(self, retrySchedule(policy))
 
 const NETWORK_CODES = [
@@ -73,10 +74,12 @@ const causes = (e: unknown): Array<Record<string, unknown>> => {
 
 /** A network failure worth retrying (reset, timeout, "socket hang up"). */
 export const isRetryableNetwork = (e: unknown): boolean =>
-  causes(e).some(({ code, name, message }) =>
-    NETWORK_CODES.includes(code as string) || name === "TimeoutError" ||
-    name === "RequestTimeout" ||
-    (typeof message === "string" && /socket hang up|ECONNRESET|ETIMEDOUT/.test(message))
+  causes(e).some(
+    ({ code, name, message }) =>
+      NETWORK_CODES.includes(code as string) ||
+      name === "TimeoutError" ||
+      name === "RequestTimeout" ||
+      (typeof message === "string" && /socket hang up|ECONNRESET|ETIMEDOUT/.test(message))
   )
 
 /** Removes what may be a secret from a message (see {@link redact}). */
@@ -119,7 +122,9 @@ export const toStorageError =
       operation,
       key,
       detail: head === "" ? message : `${head}: ${message}`,
-      retryable: isRetryableStatus(status) || isRetryableNetwork(f.error) ||
+      retryable:
+        isRetryableStatus(status) ||
+        isRetryableNetwork(f.error) ||
         (code !== undefined && retryableCodes.includes(code)),
       cause: { status, code, message }
     })
@@ -157,8 +162,8 @@ export const failures = (
         expected !== undefined && (f.status === 412 || f.status === 404)
           ? Effect.fail(new PreconditionFailed({ key }))
           : f.status === 404
-          ? Effect.void
-          : Effect.fail(fail("delete", key)(f))
+            ? Effect.void
+            : Effect.fail(fail("delete", key)(f))
   }
 }
 
@@ -178,13 +183,15 @@ export const conditionalWrite = <E extends AlreadyExists | PreconditionFailed>(
   Effect.suspend(() => {
     let ambiguous = false
     const ours = (e: E) =>
-      readBack.pipe(Effect.flatMap((current) =>
-        Option.isSome(current) && Buffer.from(current.value.bytes).equals(bytes)
-          ? Effect.succeed({ key, size: bytes.length, etag: current.value.etag })
-          : Effect.fail(e)
-      ))
+      readBack.pipe(
+        Effect.flatMap((current) =>
+          Option.isSome(current) && Buffer.from(current.value.bytes).equals(bytes)
+            ? Effect.succeed({ key, size: bytes.length, etag: current.value.etag })
+            : Effect.fail(e)
+        )
+      )
     return write.pipe(
-      Effect.tapError((e) => Effect.sync(() => ambiguous ||= isRetryable(e))),
+      Effect.tapError((e) => Effect.sync(() => (ambiguous ||= isRetryable(e)))),
       withRetry(policy),
       Effect.catchIf((e): e is E => ambiguous && !(e instanceof StorageError), ours)
     )
@@ -192,9 +199,8 @@ export const conditionalWrite = <E extends AlreadyExists | PreconditionFailed>(
 
 /** Splits `items` into arrays of at most `size`. */
 export const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
-  Array.from(
-    { length: Math.ceil(items.length / size) },
-    (_, i) => items.slice(i * size, (i + 1) * size)
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) =>
+    items.slice(i * size, (i + 1) * size)
   )
 
 /** `root` as a key prefix: no leading slash, one trailing slash unless empty. */
@@ -207,10 +213,8 @@ export const rootPrefix = (prefix: string | undefined): string => {
 export const asDirectory = (prefix: string): string =>
   prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`
 
-export const byKey = (
-  a: ObjectInfo,
-  b: ObjectInfo
-): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+export const byKey = (a: ObjectInfo, b: ObjectInfo): number =>
+  a.key < b.key ? -1 : a.key > b.key ? 1 : 0
 
 export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes)
 
@@ -220,7 +224,7 @@ export const allPages = <E>(
     token: string | undefined
   ) => Effect.Effect<readonly [ReadonlyArray<ObjectInfo>, string | undefined], E>
 ): Effect.Effect<Array<ObjectInfo>, E> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const found: Array<ObjectInfo> = []
     let token: string | undefined
     do {
