@@ -205,10 +205,11 @@ const buildRecord = (inspection: Inspection, txid: string, now: number, keyId: s
 const stageAndPromote = (repo: RepositoryShape, tx: Transaction, release: Release) =>
   Effect.gen(function* () {
     const files = publishedFiles(release)
-    // Largest first, so no big file is left running alone at the end. A local
-    // copy is bound by 2 cores and one disk; uploads wait on the network.
+    // Largest first, so no big file is left running alone at the end. Two at
+    // a time: four uploads to SeaweedFS were no faster and took 20% more memory
+    // (docs/benchmarks.md).
     const bySize = [...release.files].sort((a, b) => b.size - a.size)
-    const width = repo.kind === "local" || repo.kind === "memory" ? 2 : 4
+    const width = 2
     yield* Effect.forEach(
       bySize,
       (f) =>
