@@ -1,6 +1,5 @@
 import { Command, Options } from "@effect/cli"
-import * as fs from "node:fs"
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer } from "effect"
 import { KeyError } from "../../domain/Errors.ts"
 import { ExitCode } from "../../domain/ExitCode.ts"
 import * as Hasher from "../../services/Hasher.ts"
@@ -8,6 +7,7 @@ import { doctor, repair } from "../../services/Maintenance.ts"
 import * as Runtime from "../../services/Runtime.ts"
 import * as Signer from "../../services/Signer.ts"
 import { setExitCode } from "../exit.ts"
+import { signerFromFile } from "../inputs.ts"
 import { repositoryLayer, repositoryOptions } from "../repository.ts"
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text"))
@@ -18,22 +18,6 @@ const layers = (
   Layer.mergeAll(repositoryLayer(args), Runtime.layer, signer).pipe(
     Layer.provideMerge(Hasher.layer)
   )
-
-const signerFrom = (file: Option.Option<string>): Layer.Layer<Signer.Signer, KeyError> =>
-  Option.match(file, {
-    onNone: () => Signer.layerNone,
-    onSome: (path) =>
-      Layer.unwrapEffect(
-        Effect.map(
-          Effect.try({
-            try: () => fs.readFileSync(path, "utf8"),
-            catch: (e) =>
-              new KeyError({ file: path, detail: `cannot be read (${(e as Error).message})` })
-          }),
-          (pem) => Signer.layerFromPem(path, pem)
-        )
-      )
-  })
 
 export const repairCommand = Command.make(
   "repair",
@@ -66,7 +50,7 @@ export const repairCommand = Command.make(
           report.auditKey === undefined ? "nothing to record" : `audit record:  ${report.auditKey}`
         ].join("\n")
       )
-    }).pipe(Effect.provide(layers(args, signerFrom(args.signingKey))))
+    }).pipe(Effect.provide(layers(args, signerFromFile(args.signingKey))))
 ).pipe(
   Command.withDescription(
     "Roll back publishes that were killed, clean up leftovers, finish interrupted index updates"

@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Console, Effect, Either, Layer, Option, ParseResult, Ref, Schema } from "effect"
+import { Clock, Console, Effect, Layer, Option, Ref } from "effect"
 import { KeyError, UsageError } from "../../domain/Errors.ts"
 import { PolicyFile, resolvePolicy } from "../../domain/Policy.ts"
 import { renderTextReport } from "../../domain/Report.ts"
@@ -12,6 +12,7 @@ import { Repository } from "../../services/Repository.ts"
 import * as Runtime from "../../services/Runtime.ts"
 import * as Signer from "../../services/Signer.ts"
 import { setExitCode } from "../exit.ts"
+import { readPolicyFile, signerFromFile } from "../inputs.ts"
 import { buildReport } from "../report.ts"
 import { redact } from "../../services/RepositoryUrl.ts"
 import { DEFAULT_REPOSITORY, repositoryLayer, repositoryOptions } from "../repository.ts"
@@ -109,47 +110,14 @@ export const publishOptions = {
 
 type PublishArgs = Command.Command.ParseConfig<typeof publishOptions>
 
-const readPolicyFile = (file: string) =>
-  Effect.gen(function* () {
-    const text = yield* Effect.try({
-      try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) =>
+const signerLayer = (args: PublishArgs): Layer.Layer<Signer.Signer, KeyError | UsageError> =>
+  Option.isNone(args.signingKey) && args.signAuditLog
+    ? Layer.fail(
         new UsageError({
-          message: `--policy-file ${file}: cannot be read (${(e as Error).message})`
+          message: "--sign-audit-log needs a key: give --signing-key FILE (relpub keygen makes one)"
         })
-    })
-    const decoded = Schema.decodeUnknownEither(Schema.parseJson(PolicyFile))(text, {
-      onExcessProperty: "error"
-    })
-    if (Either.isLeft(decoded)) {
-      const detail = ParseResult.TreeFormatter.formatErrorSync(decoded.left)
-      return yield* new UsageError({ message: `--policy-file ${file}: ${detail}` })
-    }
-    return decoded.right
-  })
-
-const signerLayer = (args: PublishArgs): Layer.Layer<Signer.Signer, KeyError | UsageError> => {
-  if (Option.isNone(args.signingKey)) {
-    return args.signAuditLog
-      ? Layer.fail(
-          new UsageError({
-            message:
-              "--sign-audit-log needs a key: give --signing-key FILE (relpub keygen makes one)"
-          })
-        )
-      : Signer.layerNone
-  }
-  const file = args.signingKey.value
-  return Layer.unwrapEffect(
-    Effect.map(
-      Effect.try({
-        try: () => fs.readFileSync(file, "utf8"),
-        catch: (e) => new KeyError({ file, detail: `cannot be read (${(e as Error).message})` })
-      }),
-      (pem) => Signer.layerFromPem(file, pem)
-    )
-  )
-}
+      )
+    : signerFromFile(args.signingKey)
 
 const writeFile = (file: string, text: string) =>
   Effect.try({

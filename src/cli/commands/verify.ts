@@ -1,13 +1,14 @@
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Console, Effect, Layer, Option } from "effect"
 import { UsageError } from "../../domain/Errors.ts"
-import { PolicyFile, resolvePolicy } from "../../domain/Policy.ts"
+import { resolvePolicy } from "../../domain/Policy.ts"
 import * as Hasher from "../../services/Hasher.ts"
 import * as ReleaseReader from "../../services/ReleaseReader.ts"
 import type { VerifyFinding, VerifyOutcome } from "../../services/Verifier.ts"
 import { setExitCode } from "../exit.ts"
+import { readPolicyFile } from "../inputs.ts"
 
 const verifyOptions = {
   releaseDir: Args.directory({ name: "release-dir", exists: "either" }).pipe(
@@ -67,25 +68,6 @@ const verifyOptions = {
 }
 
 type VerifyArgs = Command.Command.ParseConfig<typeof verifyOptions>
-
-const readPolicyFile = (file: string) =>
-  Effect.gen(function* () {
-    const text = yield* Effect.try({
-      try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) =>
-        new UsageError({
-          message: `--policy-file ${file}: cannot be read (${(e as Error).message})`
-        })
-    })
-    const decoded = Schema.decodeUnknownEither(Schema.parseJson(PolicyFile))(text, {
-      onExcessProperty: "error"
-    })
-    if (Either.isLeft(decoded)) {
-      const detail = ParseResult.TreeFormatter.formatErrorSync(decoded.left)
-      return yield* new UsageError({ message: `--policy-file ${file}: ${detail}` })
-    }
-    return decoded.right
-  })
 
 const cell = (s: string | undefined) => (s === undefined || s === "" ? "-" : s)
 
