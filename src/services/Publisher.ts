@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, Option, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, Schedule, Schema } from "effect"
 import { canonicalize } from "json-canonicalize"
 import { type Evaluation, evaluate } from "../domain/Checks.ts"
 import {
@@ -30,6 +30,7 @@ import { RuntimeInfo } from "./Runtime.ts"
 import { Signer, type SigningKeyShape } from "./Signer.ts"
 import {
   claim,
+  decodeClaim,
   ensureNotPublished,
   rollBackAttempt,
   rolledBack,
@@ -448,6 +449,31 @@ const auditOf = (
   )
 
 /**
+ * Just before the commit, the claim must still be ours and in its lease: a
+ * publish that outlived its lease may have been rolled back by `repair` or
+ * taken over, and must not commit (37). The lease is not renewed, so a
+ * publish longer than `--lease-seconds` fails here rather than commit.
+ */
+const stillClaimed = (repo: RepositoryShape, tx: Transaction, claimEtag: string) =>
+  Effect.gen(function* () {
+    const stored = yield* repo.read(tx.claimKey).pipe(Effect.mapError(rolledBack("commit")))
+    const now = yield* Clock.currentTimeMillis
+    const claim = Option.flatMap(stored, (o) =>
+      o.etag === claimEtag ? Either.getRight(decodeClaim(o.bytes)) : Option.none()
+    )
+    const ok = Option.exists(
+      claim,
+      (c) => c.transaction_id === tx.txid && Date.parse(c.lease_expires_at) > now
+    )
+    if (!ok) {
+      return yield* new RolledBack({
+        step: "commit",
+        detail: `the claim ${tx.claimKey} expired or was taken over before the commit (raise --lease-seconds)`
+      })
+    }
+  })
+
+/**
  * Steps 2-7 for an inspected release: claim, stage, verify, promote, verify,
  * commit, index and audit. The claim and staging area are a scoped resource:
  * on failure or interruption before the commit, its release rolls the
@@ -461,7 +487,7 @@ export const commit = (inspection: Inspection) =>
     const { request, release } = inspection
     const lease = request.leaseMillis ?? DEFAULT_LEASE_MILLIS
 
-    const { tx } = yield* Effect.acquireRelease(
+    const { tx, claimEtag } = yield* Effect.acquireRelease(
       step("claim", claim(request.version, lease)),
       ({ tx, claimEtag }, exit) =>
         (tx.committed
@@ -487,6 +513,7 @@ export const commit = (inspection: Inspection) =>
     )
 
     yield* stageAndPromote(repo, tx, release)
+    yield* stillClaimed(repo, tx, claimEtag)
 
     const now = yield* Clock.currentTimeMillis
     const keyId = Option.isSome(signer) ? signer.value.keyId : null
@@ -505,27 +532,25 @@ export const commit = (inspection: Inspection) =>
       ),
       Effect.orElseSucceed(() => false)
     )
-    yield* repo
-      .create(Keys.releaseRecord(request.version), recordBytes)
-      .pipe(
-        Effect.catchAll((e) =>
-          Effect.flatMap(
-            ourRecord,
-            (committed): Effect.Effect<void, VersionExists | RolledBack> =>
-              committed
-                ? Effect.void
-                : e._tag === "AlreadyExists"
-                  ? Effect.fail(
-                      new VersionExists({
-                        version: request.version,
-                        reason: "published",
-                        detail: "release.json appeared"
-                      })
-                    )
-                  : Effect.fail(rolledBack("commit")(e))
-          )
+    yield* repo.create(Keys.releaseRecord(request.version), recordBytes).pipe(
+      Effect.catchAll((e) =>
+        Effect.flatMap(
+          ourRecord,
+          (committed): Effect.Effect<void, VersionExists | RolledBack> =>
+            committed
+              ? Effect.void
+              : e._tag === "AlreadyExists"
+                ? Effect.fail(
+                    new VersionExists({
+                      version: request.version,
+                      reason: "published",
+                      detail: "release.json appeared"
+                    })
+                  )
+                : Effect.fail(rolledBack("commit")(e))
         )
       )
+    )
     tx.committed = true
     yield* Effect.logInfo(`committed ${request.version}`)
 
