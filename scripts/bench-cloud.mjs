@@ -13,12 +13,12 @@
 // Debian awscli package at /usr/bin/aws is preferred; AWS_CLI=path overrides),
 // /usr/bin/time. Plain Node ESM, built-ins only.
 import { spawn, spawnSync } from "node:child_process"
-import { createHash, randomFillSync } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { startServers, stopServers } from "./servers/servers.mjs"
+import { writeRandomFile } from "./bench-data.mjs"
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const RELPUB = path.join(ROOT, "bin", "relpub")
@@ -41,24 +41,6 @@ const GROUPS = [
   { name: "mid", sizes: Array(20).fill(1 * MiB) },
   { name: "small", sizes: Array(70).fill(175 * KiB) }
 ]
-
-const writeRandomFile = (file, size) => {
-  const fd = fs.openSync(file, "w")
-  const hash = createHash("sha256")
-  const buf = Buffer.allocUnsafe(Math.min(size, MiB))
-  try {
-    for (let left = size; left > 0;) {
-      const n = Math.min(left, buf.length)
-      randomFillSync(buf, 0, n)
-      fs.writeSync(fd, buf, 0, n)
-      hash.update(buf.subarray(0, n))
-      left -= n
-    }
-  } finally {
-    fs.closeSync(fd)
-  }
-  return hash.digest("hex")
-}
 
 const makeRelease = (dir) => {
   const release = path.join(dir, "release")

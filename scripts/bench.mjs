@@ -18,11 +18,11 @@
 //                      on a shared machine cannot take its CPUs; both sides alike.
 //                      Its figures go to their own section of docs/benchmarks.md.
 import { spawn, spawnSync } from "node:child_process"
-import { randomFillSync, createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { writeRandomFile } from "./bench-data.mjs"
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const RELPUB = path.join(ROOT, "bin", "relpub")
@@ -214,24 +214,6 @@ const machineInfo = (dir) => {
 }
 
 // ---------------------------------------------------------------- data
-
-const writeRandomFile = (file, size) => {
-  const fd = fs.openSync(file, "w")
-  const hash = createHash("sha256")
-  const buf = Buffer.allocUnsafe(Math.min(size, MiB))
-  try {
-    for (let left = size; left > 0;) {
-      const n = Math.min(left, buf.length)
-      randomFillSync(buf, 0, n)
-      fs.writeSync(fd, buf, 0, n)
-      hash.update(buf.subarray(0, n))
-      left -= n
-    }
-  } finally {
-    fs.closeSync(fd)
-  }
-  return hash.digest("hex")
-}
 
 /** Write a release (random bytes + manifest.json) and a passing validation.json beside it. */
 const makeRelease = (base, key) => {
