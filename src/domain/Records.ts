@@ -33,8 +33,22 @@ export const ReleaseRecord = Schema.Struct({
 export type ReleaseRecord = typeof ReleaseRecord.Type
 
 /**
+ * The mark `relpub yank` puts on an index entry: when the version was yanked
+ * (the timestamp of its `yank` audit record) and why. The release itself is
+ * never changed.
+ *
+ * @category models
+ */
+export const YankMark = Schema.Struct({
+  at: Timestamp,
+  reason: Schema.String
+})
+export type YankMark = typeof YankMark.Type
+
+/**
  * One release in `index.json` (the original specification's index entry, plus
- * the hash of the release record it was made from).
+ * the hash of the release record it was made from, and `yanked` once the
+ * version is yanked; indexes without it decode as before).
  *
  * @category models
  */
@@ -51,7 +65,8 @@ export const IndexEntry = Schema.Struct({
   encrypted: Schema.Boolean,
   verification: Schema.NullOr(Json),
   validation: Schema.NullOr(Json),
-  release_record_sha256: Sha256Hex
+  release_record_sha256: Sha256Hex,
+  yanked: Schema.optional(YankMark)
 })
 export type IndexEntry = typeof IndexEntry.Type
 
@@ -110,7 +125,9 @@ export const emptyIndex: RepositoryIndex = {
 
 /**
  * `audit/<version>.audit.json`: what was published, by whom and under which
- * policy, chained to the previous record by its SHA-256.
+ * policy, chained to the previous record by its SHA-256. `repair`, `yank` and
+ * `unyank` records are chained the same way (their keys name the event and a
+ * fresh id).
  *
  * @category models
  */
@@ -118,7 +135,7 @@ export const AuditRecord = Schema.Struct({
   schema: Schema.Literal("relpub/audit/v1"),
   audit_id: Schema.String,
   sequence: Schema.Int,
-  event: Schema.Literal("publish", "repair"),
+  event: Schema.Literal("publish", "repair", "yank", "unyank"),
   version: Schema.String,
   timestamp: Timestamp,
   machine_id: Schema.String,
@@ -147,8 +164,10 @@ export const AuditRecord = Schema.Struct({
 export type AuditRecord = typeof AuditRecord.Type
 
 /**
- * `.relpub/claims/<version>.json`: a publication in progress. A claim whose
- * lease has passed, or whose process is gone, is stale.
+ * `.relpub/claims/<version>.json`: a publication in progress. Its publisher
+ * renews the lease while it works (`renewed_at`). A claim is stale once its
+ * lease has run out and a grace period has passed ({@link claimGraceMillis}),
+ * or once its process is gone.
  *
  * @category models
  */
@@ -160,9 +179,24 @@ export const Claim = Schema.Struct({
   pid: Schema.Int,
   created_at: Timestamp,
   lease_expires_at: Timestamp,
+  renewed_at: Schema.optional(Timestamp),
   staging_prefix: Schema.String
 })
 export type Claim = typeof Claim.Type
+
+/** The longest grace period after a lease runs out. */
+export const MAX_CLAIM_GRACE_MILLIS = 60_000
+
+/**
+ * How long after its lease a claim stays untouchable: the lease's own length,
+ * at most a minute. A publisher never starts a write after its lease; the
+ * grace covers a request it gave up on that the server still completes.
+ */
+export const claimGraceMillis = (claim: Claim): number => {
+  const from = Date.parse(claim.renewed_at ?? claim.created_at)
+  const length = Date.parse(claim.lease_expires_at) - from
+  return Math.min(Math.max(length, 0), MAX_CLAIM_GRACE_MILLIS)
+}
 
 /** Keys of the repository layout (DESIGN.md, "Repository layout"). */
 export const Keys = {
@@ -176,6 +210,9 @@ export const Keys = {
   auditSignature: (version: string) => `audit/${version}.audit.sig`,
   repairAuditRecord: (txid: string) => `audit/repair-${txid}.audit.json`,
   repairAuditSignature: (txid: string) => `audit/repair-${txid}.audit.sig`,
+  yankAuditRecord: (event: "yank" | "unyank", txid: string) => `audit/${event}-${txid}.audit.json`,
+  yankAuditSignature: (event: "yank" | "unyank", txid: string) =>
+    `audit/${event}-${txid}.audit.sig`,
   claim: (canonicalVersion: string) => `.relpub/claims/${canonicalVersion}.json`,
   claimsPrefix: ".relpub/claims/",
   stagingPrefix: (txid: string) => `.relpub/staging/${txid}/`,

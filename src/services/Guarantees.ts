@@ -1,5 +1,5 @@
-import { Clock, Effect, Either, Option, Schema } from "effect"
-import { AlreadyExists, StorageError } from "../domain/Errors.ts"
+import { Clock, Data, Effect, Either, Option, Schema } from "effect"
+import { AlreadyExists, type PreconditionFailed, StorageError } from "../domain/Errors.ts"
 import { encodeJson } from "../domain/Records.ts"
 import { Repository, type RepositoryShape } from "./Repository.ts"
 import { RuntimeInfo } from "./Runtime.ts"
@@ -16,20 +16,37 @@ const iso = (ms: number) => new Date(ms).toISOString()
 const text = (s: string) => new TextEncoder().encode(s)
 
 /**
+ * A probe's finding that the backend breaks a guarantee. Anything else a
+ * probe fails with (a refused or failed request) says nothing about the
+ * backend and is never cached.
+ */
+export class Verdict extends Data.TaggedError("Verdict")<{ readonly message: string }> {}
+
+const verdict = (message: string) => Effect.fail(new Verdict({ message }))
+
+/** Of a create-only write expected to lose: a refusal is fine; any other failure is not a verdict. */
+const lost = <A>(attempt: Either.Either<A, StorageError | AlreadyExists>) =>
+  Either.isLeft(attempt) && !(attempt.left instanceof AlreadyExists)
+    ? Effect.fail(attempt.left)
+    : Effect.succeed(attempt)
+
+/**
  * The probes for what invariant 3 rests on: create-only writes (also under a
  * race of 16 writers: exactly one wins) and compare-and-swap.
  */
 export const guaranteeProbes = (
   repo: RepositoryShape,
   prefix: string
-): ReadonlyArray<{ readonly name: string; readonly body: Effect.Effect<string, unknown> }> => [
+): ReadonlyArray<{
+  readonly name: string
+  readonly body: Effect.Effect<string, Verdict | StorageError | AlreadyExists | PreconditionFailed>
+}> => [
   {
     name: "create-only, sequential",
     body: Effect.gen(function* () {
       yield* repo.create(`${prefix}once`, text("1"))
-      const second = yield* Effect.either(repo.create(`${prefix}once`, text("2")))
-      if (Either.isRight(second)) return yield* Effect.fail("a second create-only write succeeded")
-      if (!(second.left instanceof AlreadyExists)) return yield* Effect.fail(second.left.message)
+      const second = yield* lost(yield* Effect.either(repo.create(`${prefix}once`, text("2"))))
+      if (Either.isRight(second)) return yield* verdict("a second create-only write succeeded")
       return "second write refused"
     })
   },
@@ -38,11 +55,12 @@ export const guaranteeProbes = (
     body: Effect.gen(function* () {
       const results = yield* Effect.forEach(
         Array.from({ length: 16 }, (_, i) => i),
-        (i) => Effect.either(repo.create(`${prefix}race`, text(String(i)))),
+        (i) =>
+          Effect.either(repo.create(`${prefix}race`, text(String(i)))).pipe(Effect.flatMap(lost)),
         { concurrency: "unbounded" }
       )
       const winners = results.filter(Either.isRight).length
-      if (winners !== 1) return yield* Effect.fail(`${winners} writers won`)
+      if (winners !== 1) return yield* verdict(`${winners} writers won`)
       return "exactly one winner"
     })
   },
@@ -51,8 +69,14 @@ export const guaranteeProbes = (
     body: Effect.gen(function* () {
       const first = yield* repo.swap(`${prefix}cas`, text("1"), undefined)
       yield* repo.swap(`${prefix}cas`, text("2"), first.etag)
-      const stale = yield* Effect.either(repo.swap(`${prefix}cas`, text("3"), first.etag))
-      if (Either.isRight(stale)) return yield* Effect.fail("a write with a stale token succeeded")
+      const stale = yield* Effect.either(repo.swap(`${prefix}cas`, text("3"), first.etag)).pipe(
+        Effect.flatMap((e) =>
+          Either.isLeft(e) && e.left._tag !== "PreconditionFailed"
+            ? Effect.fail(e.left)
+            : Effect.succeed(e)
+        )
+      )
+      if (Either.isRight(stale)) return yield* verdict("a write with a stale token succeeded")
       return "stale token refused"
     })
   }
@@ -99,21 +123,30 @@ export const ensureSafeBackend = (allowUnsafe: boolean) =>
     } else {
       const prefix = `.relpub/doctor/${yield* runtime.newId}/`
       const found: Array<Probe> = []
-      for (const probe of guaranteeProbes(repo, prefix)) {
-        found.push(
-          yield* probe.body.pipe(
-            Effect.match({
-              onFailure: (e) => ({
-                name: probe.name,
-                ok: false,
-                detail: e instanceof Error ? e.message : String(e)
-              }),
-              onSuccess: (detail) => ({ name: probe.name, ok: true, detail })
-            })
-          )
-        )
-      }
-      yield* repo.removePrefix(prefix).pipe(Effect.ignore)
+      const run = Effect.forEach(
+        guaranteeProbes(repo, prefix),
+        (probe) =>
+          probe.body.pipe(
+            Effect.map((detail) => ({ name: probe.name, ok: true, detail })),
+            Effect.catchTag("Verdict", (v) =>
+              Effect.succeed({ name: probe.name, ok: false, detail: v.message })
+            ),
+            Effect.map((p) => void found.push(p)),
+            // A request that failed tells nothing about the backend: report it,
+            // and probe again next time.
+            Effect.mapError(
+              (e) =>
+                new StorageError({
+                  operation: "probe",
+                  key: prefix,
+                  detail: `could not probe the backend's guarantees (${probe.name}): ${e._tag === "StorageError" ? e.detail : `${e._tag} ${e.key}`}`,
+                  retryable: false
+                })
+            )
+          ),
+        { discard: true }
+      )
+      yield* run.pipe(Effect.ensuring(repo.removePrefix(prefix).pipe(Effect.ignore)))
       probes = found
       const now = yield* Clock.currentTimeMillis
       const record = {

@@ -2,7 +2,7 @@ import { Clock, Effect, Either, Option, Schema } from "effect"
 import { StorageError } from "../domain/Errors.ts"
 import { type AuditRecord, Keys, ReleaseRecord } from "../domain/Records.ts"
 import { guaranteeProbes, type Probe } from "./Guarantees.ts"
-import { compareVersions } from "../domain/Version.ts"
+import { canonicalVersion, compareVersions } from "../domain/Version.ts"
 import { Hasher } from "./Hasher.ts"
 import { indexEntryOf, readIndex, recordInIndex } from "./Publisher.ts"
 import { Repository } from "./Repository.ts"
@@ -18,20 +18,44 @@ export interface RepairReport {
   readonly cleaned: ReadonlyArray<string>
   readonly indexed: ReadonlyArray<string>
   readonly liveClaims: ReadonlyArray<string>
+  /** Release records whose files are not all in place: left out of the index. */
+  readonly incomplete: ReadonlyArray<string>
   readonly auditKey: string | undefined
 }
 
 const decodeRecord = (bytes: Uint8Array) =>
   Schema.decodeUnknownEither(Schema.parseJson(ReleaseRecord))(new TextDecoder().decode(bytes))
 
-/** Release records present in the repository, by version directory. */
-const committedVersions = Effect.gen(function* () {
+/** Version directories under `releases/`, and which of them hold a release record. */
+const releaseDirectories = Effect.gen(function* () {
   const repo = yield* Repository
   const objects = yield* repo.list("releases/")
-  return objects
-    .filter((o) => /^releases\/[^/]+\/release\.json$/.test(o.key))
-    .map((o) => o.key.slice("releases/".length, -"/release.json".length))
+  const all = new Set<string>()
+  const committed = new Set<string>()
+  for (const o of objects) {
+    const version = o.key.split("/")[1]
+    if (version === undefined || version === "") continue
+    all.add(version)
+    if (o.key === Keys.releaseRecord(version)) committed.add(version)
+  }
+  return { all: [...all], committed: [...committed] }
 })
+
+/** Whether every file a release record lists is in place with its recorded size. */
+const filesInPlace = (record: ReleaseRecord) =>
+  Effect.gen(function* () {
+    const repo = yield* Repository
+    const found = yield* Effect.forEach(
+      record.files,
+      (f) => repo.head(Keys.releaseFile(record.version, f.path)),
+      { concurrency: 8 }
+    )
+    const missing = record.files.filter((f, i) => {
+      const o = found[i]!
+      return Option.isNone(o) || o.value.size !== f.size
+    })
+    return missing.map((f) => f.path)
+  })
 
 /**
  * Bring the repository back to a state where the invariants hold: roll back
@@ -83,6 +107,18 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
       ;(committed ? cleaned : rolled).push(c.version)
     }
 
+    // Files of a version with neither a record nor a claim: an upload of a
+    // rolled-back attempt that landed after its rollback. The claim is looked
+    // up again right before, in case a publish of the version just started.
+    const directories = yield* releaseDirectories
+    for (const version of directories.all) {
+      if (directories.committed.includes(version)) continue
+      if (Option.isSome(yield* repo.head(Keys.claim(canonicalVersion(version))))) continue
+      if (Option.isSome(yield* repo.head(Keys.releaseRecord(version)))) continue
+      yield* repo.removePrefix(Keys.releasePrefix(version))
+      cleaned.push(Keys.releasePrefix(version))
+    }
+
     const orphans = new Set(staging.map((o) => o.key.split("/").slice(0, 3).join("/") + "/"))
     for (const prefix of orphans) {
       if (owned.has(prefix)) continue
@@ -95,7 +131,8 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
     // Releases committed by a publisher that died before updating the index.
     const { index } = yield* readIndex(repo)
     const known = new Set(index.releases.map((r) => r.version))
-    const missing = (yield* committedVersions).filter((v) => !known.has(v)).sort(compareVersions)
+    const missing = directories.committed.filter((v) => !known.has(v)).sort(compareVersions)
+    const incomplete: Array<string> = []
     for (const version of missing) {
       const stored = yield* repo.read(Keys.releaseRecord(version))
       if (Option.isNone(stored)) continue
@@ -108,6 +145,17 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
       }
       const recordSha = hasher.hashBytes(stored.value.bytes)
       const r = record.right
+      // A record that landed after its attempt was rolled back (a request
+      // delayed past the claim's lease and grace) has no files: never index it.
+      const absent = yield* filesInPlace(r)
+      if (absent.length > 0) {
+        yield* Effect.logWarning(
+          `${Keys.releaseRecord(version)} lists files that are missing or of another size ` +
+            `(${absent.slice(0, 5).join(", ")}${absent.length > 5 ? ", ..." : ""}); left out of the index`
+        )
+        incomplete.push(version)
+        continue
+      }
       const txid = yield* runtime.newId
       yield* recordInIndex(
         indexEntryOf(r, recordSha),
@@ -191,6 +239,7 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
       cleaned,
       indexed,
       liveClaims: live,
+      incomplete,
       auditKey
     } satisfies RepairReport
   }).pipe(

@@ -2,6 +2,7 @@ import { Clock, Duration, Effect, Either, Option, Schedule, Schema } from "effec
 import { canonicalize } from "json-canonicalize"
 import { type Evaluation, evaluate } from "../domain/Checks.ts"
 import {
+  type AlreadyExists,
   PolicyRejected,
   RolledBack,
   StorageError,
@@ -13,6 +14,7 @@ import { type Decision, decide, type Policy, type Violation } from "../domain/Po
 import {
   type AuditPointer,
   type AuditRecord,
+  claimGraceMillis,
   emptyIndex,
   encodeJson,
   type IndexEntry,
@@ -30,8 +32,8 @@ import { RuntimeInfo } from "./Runtime.ts"
 import { Signer, type SigningKeyShape } from "./Signer.ts"
 import {
   claim,
-  decodeClaim,
   ensureNotPublished,
+  renewClaim,
   rollBackAttempt,
   rolledBack,
   type Transaction
@@ -329,13 +331,23 @@ const casSchedule = Schedule.exponential("5 millis", 1.5).pipe(
 )
 
 /**
- * Step 7: add `entry` to the index and chain an audit record after the
- * current head, in one compare-and-swap of index.json; retried on conflict so
- * concurrent publishers of different versions never lose an update.
+ * One change of the catalog: the releases the index lists afterwards, and the
+ * audit record (chained after `previous`, numbered `sequence`) describing it.
  */
-export const recordInIndex = (
-  entry: IndexEntry | undefined,
-  audit: (previous: AuditPointer | null, sequence: number, now: number) => AuditRecord,
+export interface IndexChange {
+  readonly releases: ReadonlyArray<IndexEntry>
+  readonly audit: (previous: AuditPointer | null, sequence: number) => AuditRecord
+}
+
+/**
+ * Change the index and chain an audit record after the current head, in one
+ * compare-and-swap of index.json; retried from the read on conflict, so
+ * concurrent updates never lose one another. `change` decides from the index
+ * just read (and the time the update is made): undefined means there is
+ * nothing to do, and then nothing is written.
+ */
+export const updateIndex = <E extends { readonly _tag: string } = never, R = never>(
+  change: (index: RepositoryIndex, now: number) => Effect.Effect<IndexChange | undefined, E, R>,
   auditKeys: { readonly record: string; readonly signature: string }
 ) =>
   Effect.gen(function* () {
@@ -344,28 +356,27 @@ export const recordInIndex = (
     const hasher = yield* Hasher
     const once = Effect.gen(function* () {
       const { index, etag } = yield* readIndex(repo)
-      if (entry !== undefined && index.releases.some((r) => r.version === entry.version)) {
-        return { index, signed: false }
-      }
       const now = yield* Clock.currentTimeMillis
+      const next = yield* change(index, now)
+      if (next === undefined) return { index, signed: false, changed: false }
       const sequence = (index.audit_head?.sequence ?? 0) + 1
-      const auditBytes = encodeJson(audit(index.audit_head, sequence, now))
+      const auditBytes = encodeJson(next.audit(index.audit_head, sequence))
       if (Option.isSome(signer))
         yield* putOwned(repo, auditKeys.signature, signer.value.sign(auditBytes))
       yield* putOwned(repo, auditKeys.record, auditBytes)
       const unsigned: RepositoryIndex = {
         schema: "relpub/index/v1",
-        total_releases: index.releases.length + (entry === undefined ? 0 : 1),
+        total_releases: next.releases.length,
         last_updated: iso(now),
         serial: index.serial + 1,
         expires: Option.isSome(signer) ? iso(now + INDEX_VALIDITY_MILLIS) : null,
         audit_head: { key: auditKeys.record, sha256: hasher.hashBytes(auditBytes), sequence },
-        releases: entry === undefined ? index.releases : [entry, ...index.releases],
+        releases: next.releases,
         signatures: []
       }
-      const next = Option.isSome(signer) ? signIndex(unsigned, signer.value) : unsigned
-      yield* repo.swap(Keys.index, encodeJson(next), etag)
-      return { index: next, signed: Option.isSome(signer) }
+      const updated = Option.isSome(signer) ? signIndex(unsigned, signer.value) : unsigned
+      yield* repo.swap(Keys.index, encodeJson(updated), etag)
+      return { index: updated, signed: Option.isSome(signer), changed: true }
     })
     const result = yield* once.pipe(
       Effect.retry({ schedule: casSchedule, while: (e) => e._tag === "PreconditionFailed" })
@@ -373,6 +384,28 @@ export const recordInIndex = (
     yield* writeIndexMarkdown(repo, result.index)
     return result
   }).pipe((e) => step("index", e))
+
+/**
+ * Step 7: add `entry` to the index (unless it is there already) and chain an
+ * audit record after the current head (see {@link updateIndex}).
+ */
+export const recordInIndex = (
+  entry: IndexEntry | undefined,
+  audit: (previous: AuditPointer | null, sequence: number, now: number) => AuditRecord,
+  auditKeys: { readonly record: string; readonly signature: string }
+) =>
+  updateIndex(
+    (index, now) =>
+      Effect.succeed(
+        entry !== undefined && index.releases.some((r) => r.version === entry.version)
+          ? undefined
+          : {
+              releases: entry === undefined ? index.releases : [entry, ...index.releases],
+              audit: (previous, sequence) => audit(previous, sequence, now)
+            }
+      ),
+    auditKeys
+  )
 
 /** How long a signed index stays fresh; verify-repo reports an expired one. */
 export const INDEX_VALIDITY_MILLIS = 365 * 24 * 60 * 60 * 1000
@@ -449,28 +482,83 @@ const auditOf = (
   )
 
 /**
- * Just before the commit, the claim must still be ours and in its lease: a
- * publish that outlived its lease may have been rolled back by `repair` or
- * taken over, and must not commit (37). The lease is not renewed, so a
- * publish longer than `--lease-seconds` fails here rather than commit.
+ * Keep the claim's lease ahead of the work: renew it every third of its
+ * length. Never succeeds; fails (37) when the claim is lost, which stops the
+ * staging it races with.
  */
-const stillClaimed = (repo: RepositoryShape, tx: Transaction, claimEtag: string) =>
+const keepClaimed = (repo: RepositoryShape, tx: Transaction) =>
+  Effect.sleep(Duration.millis(Math.max(tx.leaseMillis / 3, 1))).pipe(
+    Effect.zipRight(renewClaim(repo, tx)),
+    Effect.forever
+  )
+
+/** Roll back an attempt that did not commit, if its claim is still ours to roll back. */
+const rollBackOwn = (repo: RepositoryShape, tx: Transaction) =>
   Effect.gen(function* () {
-    const stored = yield* repo.read(tx.claimKey).pipe(Effect.mapError(rolledBack("commit")))
+    if (tx.outcomeUnknown) {
+      return yield* Effect.logWarning(
+        `left ${tx.version} (transaction ${tx.txid}) to relpub repair: its release record may still land`
+      )
+    }
+    const current = yield* repo.head(tx.claimKey)
+    if (Option.isNone(current) || current.value.etag !== tx.claimEtag) {
+      // Our own staging area is ours alone; releases/<version>/ may be another's now.
+      if (tx.stagePrefix !== tx.releasePrefix) yield* repo.removePrefix(tx.stagePrefix)
+      return yield* Effect.logWarning(
+        `${tx.claimKey} is no longer ours: its new owner or relpub repair cleans up ${tx.version}`
+      )
+    }
+    yield* Effect.logWarning(`rolling back ${tx.version} (transaction ${tx.txid})`)
+    yield* rollBackAttempt(repo, tx, tx.claimEtag, tx.touchedRelease)
+  })
+
+/**
+ * The `release.json` write failed in a way that may still land (no answer
+ * before the lease ended, a reset, a 5xx) and the record is not there now.
+ * Wait until the lease and its grace are over, when no request of ours can
+ * land any more and nobody else may have taken the claim yet, and read it
+ * back: ours means committed; absent means roll back (37). If even that read
+ * fails, leave the attempt to `repair` (36) rather than roll back under a
+ * record that may exist.
+ */
+const settleCommit = (
+  tx: Transaction,
+  leaseEnd: number,
+  ourRecord: Effect.Effect<boolean>,
+  cause: StorageError
+) =>
+  Effect.gen(function* () {
+    const repo = yield* Repository
+    const settled = leaseEnd + claimGraceMillis(tx.claim)
+    yield* Effect.logWarning(
+      `the answer to the release.json write was lost (${cause.detail}); ` +
+        `waiting until ${iso(settled)}, when it can no longer land, to read it back`
+    )
     const now = yield* Clock.currentTimeMillis
-    const claim = Option.flatMap(stored, (o) =>
-      o.etag === claimEtag ? Either.getRight(decodeClaim(o.bytes)) : Option.none()
-    )
-    const ok = Option.exists(
-      claim,
-      (c) => c.transaction_id === tx.txid && Date.parse(c.lease_expires_at) > now
-    )
-    if (!ok) {
-      return yield* new RolledBack({
-        step: "commit",
-        detail: `the claim ${tx.claimKey} expired or was taken over before the commit (raise --lease-seconds)`
+    yield* Effect.sleep(Duration.millis(Math.max(settled - now, 0) + 100))
+    const record = yield* repo.read(Keys.releaseRecord(tx.version)).pipe(Effect.either)
+    if (Either.isRight(record) && Option.isNone(record.right)) {
+      return yield* rolledBack("commit")(cause)
+    }
+    if (yield* ourRecord) return
+    if (Either.isRight(record)) {
+      return yield* new VersionExists({
+        version: tx.version,
+        reason: "published",
+        detail: "release.json appeared"
       })
     }
+    tx.outcomeUnknown = true
+    return yield* new StorageError({
+      operation: "create",
+      key: Keys.releaseRecord(tx.version),
+      detail:
+        `the outcome of the commit is unknown (${cause.detail}; reading it back failed: ` +
+        `${record.left.detail}); run relpub repair: it rolls the release forward if its record ` +
+        "landed, back if not",
+      retryable: false,
+      cause
+    })
   })
 
 /**
@@ -487,23 +575,20 @@ export const commit = (inspection: Inspection) =>
     const { request, release } = inspection
     const lease = request.leaseMillis ?? DEFAULT_LEASE_MILLIS
 
-    const { tx, claimEtag } = yield* Effect.acquireRelease(
+    const tx = yield* Effect.acquireRelease(
       step("claim", claim(request.version, lease)),
-      ({ tx, claimEtag }, exit) =>
+      (tx, exit) =>
         (tx.committed
           ? Effect.all(
               [
                 tx.stagePrefix === tx.releasePrefix
                   ? Effect.void
                   : repo.removePrefix(tx.stagePrefix),
-                repo.remove(tx.claimKey, claimEtag)
+                repo.remove(tx.claimKey, tx.claimEtag)
               ],
               { discard: true }
             )
-          : Effect.zipRight(
-              Effect.logWarning(`rolling back ${tx.version} (transaction ${tx.txid})`),
-              rollBackAttempt(repo, tx, claimEtag, tx.touchedRelease)
-            )
+          : rollBackOwn(repo, tx)
         ).pipe(
           Effect.catchAll((e) =>
             Effect.logError(`cleanup after ${exit._tag} left work for relpub repair: ${e.message}`)
@@ -512,42 +597,69 @@ export const commit = (inspection: Inspection) =>
         )
     )
 
-    yield* stageAndPromote(repo, tx, release)
-    yield* stillClaimed(repo, tx, claimEtag)
+    yield* stageAndPromote(repo, tx, release).pipe(Effect.raceFirst(keepClaimed(repo, tx)))
+    // A fresh lease for the commit, which proves the claim is still ours; the
+    // commit's writes must end within it, or others could take over meanwhile.
+    yield* renewClaim(repo, tx)
+    const leaseEnd = Date.parse(tx.claim.lease_expires_at)
+    const withinLease = <A, E extends StorageError | AlreadyExists>(
+      key: string,
+      write: Effect.Effect<A, E>
+    ) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        write.pipe(
+          Effect.timeoutFail({
+            duration: Duration.millis(Math.max(leaseEnd - now, 0)),
+            onTimeout: () =>
+              new StorageError({
+                operation: "create",
+                key,
+                detail: "no answer before the claim's lease ran out",
+                retryable: true
+              })
+          })
+        )
+      )
 
     const now = yield* Clock.currentTimeMillis
     const keyId = Option.isSome(signer) ? signer.value.keyId : null
     const record = yield* buildRecord(inspection, tx.txid, now, keyId)
     const recordBytes = encodeJson(record)
     if (Option.isSome(signer)) {
-      yield* repo
-        .create(Keys.releaseSignature(request.version), signer.value.sign(recordBytes))
-        .pipe(Effect.mapError(rolledBack("commit")))
+      const sigKey = Keys.releaseSignature(request.version)
+      yield* withinLease(sigKey, repo.create(sigKey, signer.value.sign(recordBytes))).pipe(
+        Effect.mapError(rolledBack("commit"))
+      )
     }
     // If the answer to this write is lost, the record may exist anyway: read it
     // back, and if it holds our bytes, the commit happened.
-    const ourRecord = repo.read(Keys.releaseRecord(request.version)).pipe(
+    const recordKey = Keys.releaseRecord(request.version)
+    const ourRecord = repo.read(recordKey).pipe(
       Effect.map(
         (o) => Option.isSome(o) && Buffer.from(o.value.bytes).equals(Buffer.from(recordBytes))
       ),
       Effect.orElseSucceed(() => false)
     )
-    yield* repo.create(Keys.releaseRecord(request.version), recordBytes).pipe(
+    yield* withinLease(recordKey, repo.create(recordKey, recordBytes)).pipe(
       Effect.catchAll((e) =>
         Effect.flatMap(
           ourRecord,
-          (committed): Effect.Effect<void, VersionExists | RolledBack> =>
-            committed
-              ? Effect.void
-              : e._tag === "AlreadyExists"
-                ? Effect.fail(
-                    new VersionExists({
-                      version: request.version,
-                      reason: "published",
-                      detail: "release.json appeared"
-                    })
-                  )
-                : Effect.fail(rolledBack("commit")(e))
+          (committed): Effect.Effect<void, VersionExists | RolledBack | StorageError> => {
+            if (committed) return Effect.void
+            if (e._tag === "AlreadyExists") {
+              return Effect.fail(
+                new VersionExists({
+                  version: request.version,
+                  reason: "published",
+                  detail: "release.json appeared"
+                })
+              )
+            }
+            if (!e.retryable) return Effect.fail(rolledBack("commit")(e))
+            return settleCommit(tx, leaseEnd, ourRecord, e).pipe(
+              Effect.provideService(Repository, repo)
+            )
+          }
         )
       )
     )

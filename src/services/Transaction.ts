@@ -8,7 +8,7 @@ import {
 } from "../domain/Errors.ts"
 
 class AlreadyExistsMarker extends Data.TaggedError("AlreadyExistsMarker")<{}> {}
-import { Claim, encodeJson, Keys } from "../domain/Records.ts"
+import { Claim, claimGraceMillis, encodeJson, Keys } from "../domain/Records.ts"
 import { canonicalVersion, versionSpellings } from "../domain/Version.ts"
 import { Repository, type RepositoryShape } from "./Repository.ts"
 import { RuntimeInfo } from "./Runtime.ts"
@@ -20,10 +20,20 @@ export interface Transaction {
   readonly claimKey: string
   readonly stagePrefix: string
   readonly releasePrefix: string
+  readonly leaseMillis: number
+  /** The claim as last written, and its token for the next renewal. */
+  claim: Claim
+  claimEtag: string
   /** Set once anything may have been written under `releasePrefix`. */
   touchedRelease: boolean
   /** Set once `release.json` exists: from then on the version is published. */
   committed: boolean
+  /**
+   * Set when the `release.json` write failed in a way that may still land:
+   * the attempt is left to `repair` (which rolls it forward or back once the
+   * claim is stale) instead of being rolled back under a record in flight.
+   */
+  outcomeUnknown: boolean
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -51,12 +61,15 @@ export const ensureNotPublished = (repo: RepositoryShape, version: string) =>
     { discard: true }
   )
 
-/** Whether a claim belongs to a publisher that is gone: lease over, or its process dead on this host. */
+/**
+ * Whether a claim belongs to a publisher that is gone: its lease and the grace
+ * after it are over, or its process is dead on this host.
+ */
 export const isStale = (claim: Claim) =>
   Effect.gen(function* () {
     const runtime = yield* RuntimeInfo
     const now = yield* Clock.currentTimeMillis
-    if (Date.parse(claim.lease_expires_at) <= now) return true
+    if (Date.parse(claim.lease_expires_at) + claimGraceMillis(claim) <= now) return true
     if (claim.host === runtime.host && claim.pid !== runtime.pid)
       return !(yield* runtime.isAlive(claim.pid))
     return false
@@ -183,11 +196,58 @@ export const claim = (version: string, leaseMillis: number) =>
       claimKey,
       stagePrefix,
       releasePrefix: Keys.releasePrefix(version),
+      leaseMillis,
+      claim: record,
+      claimEtag: created.etag,
       touchedRelease: repo.stagingMode === "in-place",
-      committed: false
+      committed: false,
+      outcomeUnknown: false
     }
-    return { tx, claimEtag: created.etag }
+    // Objects of an attempt that was rolled back while one of its uploads was
+    // still in flight: no record (checked above), no claim but ours.
+    const leftovers = yield* repo
+      .list(tx.releasePrefix)
+      .pipe(Effect.tapError(() => repo.remove(claimKey, created.etag).pipe(Effect.ignore)))
+    if (leftovers.length > 0) {
+      yield* Effect.logWarning(
+        `removing ${leftovers.length} leftover objects under ${tx.releasePrefix} (no release record)`
+      )
+      tx.touchedRelease = true
+      yield* repo.removePrefix(tx.releasePrefix)
+    }
+    return tx
   })
+
+/**
+ * Extend the claim's lease by its length, with a compare-and-swap on the
+ * claim as last written: fails with RolledBack (37) when the claim was taken
+ * over, rolled back, or its lease already ran out.
+ */
+export const renewClaim = (repo: RepositoryShape, tx: Transaction) =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    const lost = (why: string) =>
+      new RolledBack({
+        step: "commit",
+        detail: `the claim ${tx.claimKey} ${why} (raise --lease-seconds if the publish is slow)`
+      })
+    if (Date.parse(tx.claim.lease_expires_at) <= now) return yield* lost("expired")
+    const renewed: Claim = {
+      ...tx.claim,
+      renewed_at: iso(now),
+      lease_expires_at: iso(now + tx.leaseMillis)
+    }
+    const written = yield* repo.swap(tx.claimKey, encodeJson(renewed), tx.claimEtag).pipe(
+      Effect.catchTag("PreconditionFailed", () => Effect.fail(lost("was taken over or removed"))),
+      Effect.mapError((e) => (e._tag === "RolledBack" ? e : rolledBack("commit")(e)))
+    )
+    tx.claim = renewed
+    tx.claimEtag = written.etag
+    yield* Effect.logDebug(`renewed ${tx.claimKey} until ${renewed.lease_expires_at}`)
+  }).pipe(
+    // Interrupted mid-write, the claim could change without `tx` knowing it.
+    Effect.uninterruptible
+  )
 
 /** Map a storage failure inside the transaction to "rolled back" (exit 37). */
 export const rolledBack = (step: RolledBack["step"]) => (e: StorageError | AlreadyExists) =>

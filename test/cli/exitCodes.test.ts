@@ -510,21 +510,22 @@ layer(SeedLive, { excludeTestServices: true, timeout: "60 seconds" })(
           assert.deepStrictEqual(listFiles(path.join(repo, ".relpub/claims")), [])
         }))
 
-      it.scoped("exits 37 on leftovers in releases/<v>/, removes them; the retry succeeds", () =>
+      // DESIGN.md invariant 5: the next publish removes a crashed attempt's leftovers.
+      it.scoped("clears leftovers in releases/<v>/ that have no record, then publishes the release", () =>
         Effect.gen(function*() {
           const release = yield* scopedRelease()
           const repo = yield* seededCopy
           fs.mkdirSync(path.join(repo, "releases/v1.0.0"))
           fs.writeFileSync(path.join(repo, "releases/v1.0.0/app.tar.gz"), "half of an old attempt")
-          const indexBefore = fs.readFileSync(path.join(repo, "index.json"))
-          const args = publishArgs(release, repo)
-          const r = yield* runCli(args)
-          assert.strictEqual(r.code, 37, describeResult(r))
-          assert.include(r.stderr, "releases/v1.0.0/")
-          assert.deepStrictEqual(fs.readFileSync(path.join(repo, "index.json")), indexBefore)
-          assert.isFalse(fs.existsSync(path.join(repo, "releases/v1.0.0/release.json")))
-          const again = yield* runCli(args)
-          assert.strictEqual(again.code, 0, describeResult(again))
+          fs.writeFileSync(path.join(repo, "releases/v1.0.0/stray.bin"), "not in this release")
+          const r = yield* runCli(publishArgs(release, repo))
+          assert.strictEqual(r.code, 0, describeResult(r))
+          assert.include(r.stderr, "removing 2 leftover objects under releases/v1.0.0/")
+          assert.isFalse(fs.existsSync(path.join(repo, "releases/v1.0.0/stray.bin")))
+          assert.notStrictEqual(
+            fs.readFileSync(path.join(repo, "releases/v1.0.0/app.tar.gz"), "utf8"),
+            "half of an old attempt"
+          )
           assert.deepStrictEqual(checkRepository(repo).problems, [])
         }))
     })

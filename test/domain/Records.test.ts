@@ -116,6 +116,9 @@ describe("Records", () => {
         ["AuditRecord", AuditRecord, auditRecord],
         ["AuditRecord with details", AuditRecord,
           { ...auditRecord, event: "repair", details: "rolled back tx-0" }],
+        ["IndexEntry yanked", IndexEntry, { ...entry, yanked: { at: entry.timestamp, reason: "CVE-1" } }],
+        ["AuditRecord of a yank", AuditRecord, { ...auditRecord, event: "yank", details: "CVE-1" }],
+        ["AuditRecord of an unyank", AuditRecord, { ...auditRecord, event: "unyank", details: "fixed" }],
         ["Claim", Claim, claim],
         ["RepositoryIndex", RepositoryIndex, {
           ...emptyIndex,

@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, type Layer, Schema, TestClock } from "effect"
 import { defaultPolicy } from "../../src/domain/Policy.ts"
-import { AuditRecord, Keys, RepositoryIndex } from "../../src/domain/Records.ts"
+import { AuditRecord, encodeJson, Keys, RepositoryIndex } from "../../src/domain/Records.ts"
 import type { Hasher } from "../../src/services/Hasher.ts"
 import * as LocalRepository from "../../src/services/LocalRepository.ts"
 import { doctor, repair } from "../../src/services/Maintenance.ts"
 import * as MemoryRepository from "../../src/services/MemoryRepository.ts"
-import { publish } from "../../src/services/Publisher.ts"
+import { publish, readIndex } from "../../src/services/Publisher.ts"
 import { Repository } from "../../src/services/Repository.ts"
 import {
   fault,
@@ -54,7 +54,8 @@ describe("Maintenance", () => {
   describe("#repair", () => {
     for (const name of ["memory", "local"] as const) {
       const stale = [
-        { why: "its lease expired", pid: 4242, alive: true, wait: "61 seconds" },
+        // A 60 s lease, then a grace as long as the lease.
+        { why: "its lease and grace expired", pid: 4242, alive: true, wait: "121 seconds" },
         { why: "its process is dead", pid: 999, alive: false, wait: "0 millis" }
       ] as const
       for (const s of stale) {
@@ -210,6 +211,45 @@ describe("Maintenance", () => {
           }).pipe(Effect.provide(stack()))
         }))
     })
+  })
+
+  describe("when files of a version have neither a record nor a claim", () => {
+    it.scoped("removes them (an upload that landed after its rollback)", () =>
+      Effect.gen(function*() {
+        const fx = yield* scopedRelease()
+        yield* Effect.gen(function*() {
+          yield* publish(request(fx, "0.9.0"))
+          const repo = yield* Repository
+          yield* repo.create(Keys.releaseFile(V, "late.bin"), new TextEncoder().encode("late"))
+
+          const report = yield* repair()
+
+          assert.deepStrictEqual(report.cleaned, [Keys.releasePrefix(V)])
+          assert.deepStrictEqual(yield* keysUnder(Keys.releasePrefix(V)), [])
+          assert.isAbove((yield* keysUnder(Keys.releasePrefix("0.9.0"))).length, 1)
+        }).pipe(Effect.provide(stack()))
+      }))
+  })
+
+  describe("when a release record landed without its files", () => {
+    it.scoped("leaves it out of the index and reports it as incomplete", () =>
+      Effect.gen(function*() {
+        const fx = yield* scopedRelease()
+        yield* Effect.gen(function*() {
+          yield* publish(request(fx, V))
+          const repo = yield* Repository
+          const { index, etag } = yield* readIndex(repo)
+          // The index without V, and V's files gone: a record that outlived its rollback.
+          yield* repo.swap(Keys.index, encodeJson({ ...index, releases: [], total_releases: 0 }), etag)
+          yield* repo.remove(Keys.releaseFile(V, "app.tar.gz"))
+
+          const report = yield* repair()
+
+          assert.deepStrictEqual(report.indexed, [])
+          assert.deepStrictEqual(report.incomplete, [V])
+          assert.deepStrictEqual((yield* readIndex(repo)).index.releases, [])
+        }).pipe(Effect.provide(stack()))
+      }))
   })
 
   describe("#doctor", () => {

@@ -9,6 +9,7 @@ import { indexMarkdownSerial } from "../../src/domain/IndexMarkdown.ts"
 import { defaultPolicy } from "../../src/domain/Policy.ts"
 import {
   AuditRecord,
+  Claim,
   Keys,
   ReleaseRecord,
   RepositoryIndex
@@ -17,6 +18,7 @@ import * as LocalRepository from "../../src/services/LocalRepository.ts"
 import { repair } from "../../src/services/Maintenance.ts"
 import type { MemoryStore } from "../../src/services/MemoryRepository.ts"
 import { commit, inspect, publish } from "../../src/services/Publisher.ts"
+import { Repository } from "../../src/services/Repository.ts"
 import {
   ed25519Signer,
   type Fault,
@@ -148,6 +150,8 @@ const STEPS: ReadonlyArray<Step> = [
     name: "the list for verify-promoted",
     op: "list",
     key: under("releases/"),
+    // The first is the claim's look for leftovers of a rolled-back attempt.
+    nth: 2,
     tag: "RolledBack",
     step: "verify-promoted"
   },
@@ -333,7 +337,11 @@ describe("Publisher", () => {
         Effect.gen(function*() {
           const fx = yield* scopedRelease()
           const store = yield* seeded(fx)
-          const f = yield* fault("create", { key: is(Keys.releaseRecord(V)), mode: "fail-after" })
+          const f = yield* fault("create", {
+            key: is(Keys.releaseRecord(V)),
+            mode: "fail-after",
+            retryable: true
+          })
 
           const outcome = yield* publishInto(store, fx, V, { plan: plan(f) })
 
@@ -425,12 +433,13 @@ describe("Publisher", () => {
           sha256(fs.readFileSync(path.join(fx.dir, "app.tar.gz"))))
       }
 
-      it.scoped("because its lease expired: rolls it back and publishes", () =>
+      it.scoped("because its lease and the grace after it expired: rolls it back and publishes", () =>
         Effect.gen(function*() {
           const fx = yield* scopedRelease()
           const store: MemoryStore = new Map()
           yield* plantStale(store, 4242)
-          yield* TestClock.adjust("61 seconds")
+          // A 60 s lease, then 60 s of grace.
+          yield* TestClock.adjust("121 seconds")
 
           const outcome = yield* publishInto(store, fx, V)
 
@@ -450,6 +459,20 @@ describe("Publisher", () => {
           assertPublishedCleanly(store, fx)
         }))
 
+      it.scoped("but its lease ran out less than a grace ago: fails with VersionExists", () =>
+        Effect.gen(function*() {
+          const fx = yield* scopedRelease()
+          const store: MemoryStore = new Map()
+          yield* plantStale(store, 4242)
+          yield* TestClock.adjust("119 seconds")
+
+          const error = yield* Effect.flip(publishInto(store, fx, V))
+
+          assert.strictEqual(error._tag, "VersionExists")
+          assert.deepStrictEqual(keysUnder(store, Keys.releasePrefix(V)).sort(),
+            [Keys.releaseFile(V, "app.tar.gz"), Keys.releaseFile(V, "leftover.bin")])
+        }))
+
       it.scoped("but its lease runs and it is this very process: fails with VersionExists", () =>
         Effect.gen(function*() {
           const fx = yield* scopedRelease()
@@ -460,6 +483,131 @@ describe("Publisher", () => {
           const error = yield* Effect.flip(publishInto(store, fx, V, { runtime: { alive: false } }))
 
           assert.strictEqual(error._tag, "VersionExists")
+        }))
+    })
+
+    describe("when staging outlasts the claim's lease", () => {
+      const LEASE = 60_000
+      const leased = (fx: ReleaseFixture) => ({ ...request(fx, V), leaseMillis: LEASE })
+      const claimOf = (store: MemoryStore) =>
+        Schema.decodeUnknownSync(Schema.parseJson(Claim))(text(bytesAt(store, Keys.claim(V))!))
+
+      it.scoped("renews the claim every third of the lease, and publishes", () =>
+        Effect.gen(function*() {
+          const fx = yield* scopedRelease()
+          const store: MemoryStore = new Map()
+          const f = yield* fault("upload", { mode: "block" })
+          const fiber = yield* Effect.fork(
+            publish(leased(fx)).pipe(Effect.provide(into(store, { plan: plan(f) })))
+          )
+          yield* awaitReached(f, fiber)
+          // Three minutes of uploading: three leases, nine renewals.
+          for (let i = 0; i < 9; i++) yield* TestClock.adjust("20 seconds")
+          const renewed = claimOf(store)
+          assert.strictEqual(renewed.renewed_at, new Date(180_000).toISOString())
+          assert.strictEqual(renewed.lease_expires_at, new Date(180_000 + LEASE).toISOString())
+          yield* Deferred.succeed(f.gate, undefined)
+
+          const outcome = yield* Fiber.join(fiber)
+          assert.strictEqual(outcome.status, "published")
+          assert.deepStrictEqual(keysUnder(store, ".relpub/"), [])
+        }))
+
+      it.scoped("stops with RolledBack (37) when its claim was taken over, and leaves the new owner's work alone", () =>
+        Effect.gen(function*() {
+          const fx = yield* scopedRelease()
+          const store: MemoryStore = new Map()
+          const f = yield* fault("upload", { mode: "block" })
+          const fiber = yield* Effect.fork(
+            publish(leased(fx)).pipe(Effect.provide(into(store, { plan: plan(f) })))
+          )
+          yield* awaitReached(f, fiber)
+          // What `repair --force` then another publisher would leave.
+          store.delete(Keys.claim(V))
+          yield* plantAttempt({ version: V, txid: "tx-theirs", promoted: ["theirs.bin"] }).pipe(
+            Effect.provide(into(store))
+          )
+          const theirs = snapshotStore(store)
+          yield* TestClock.adjust("20 seconds")
+
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isFailure(exit))
+          const error = yield* Effect.flip(exit)
+          assert.strictEqual(error._tag, "RolledBack")
+          assert.include(error.message, "taken over")
+          assert.strictEqual(claimOf(store).transaction_id, "tx-theirs")
+          assert.isDefined(bytesAt(store, Keys.releaseFile(V, "theirs.bin")))
+          assert.deepStrictEqual(Object.keys(snapshotStore(store)).sort(), Object.keys(theirs).sort())
+        }))
+
+      it.scoped("waits out the grace when the commit gets no answer within the lease, then rolls back (37)", () =>
+        Effect.gen(function*() {
+          const fx = yield* scopedRelease()
+          const store = yield* seeded(fx)
+          const before = snapshotStore(store)
+          const f = yield* fault("create", { key: is(Keys.releaseRecord(V)), mode: "block" })
+          const fiber = yield* Effect.fork(
+            publish(leased(fx)).pipe(Effect.provide(into(store, { plan: plan(f) })))
+          )
+          yield* awaitReached(f, fiber)
+          yield* TestClock.adjust("61 seconds")
+          // The lease is over, its grace is not: nothing is rolled back yet, and
+          // repair leaves the claim alone.
+          assert.isDefined(bytesAt(store, Keys.claim(V)))
+          const early = yield* repair().pipe(Effect.provide(into(store)))
+          assert.strictEqual(early.liveClaims.length, 1)
+          assert.deepStrictEqual(early.rolledBack, [])
+          yield* TestClock.adjust("60 seconds")
+
+          const error = yield* Effect.flip(Fiber.join(fiber))
+          assert.strictEqual(error._tag, "RolledBack")
+          assert.strictEqual(exitCodeOf(error), ExitCode.PublishRolledBack)
+          assert.deepStrictEqual(snapshotStore(store), before)
+        }))
+
+      it.scoped("exits 0 when its record turns out to have landed once the grace is over", () =>
+        Effect.gen(function*() {
+          const fx = yield* scopedRelease()
+          const store: MemoryStore = new Map()
+          // The write lands, but its answer is lost.
+          const f = yield* fault("create", {
+            key: is(Keys.releaseRecord(V)),
+            mode: "fail-after",
+            retryable: true
+          })
+          const p = plan(f)
+          // The first read-back of the record fails too, as on a flaky network.
+          const g = yield* fault("read", { key: is(Keys.releaseRecord(V)) })
+          const fiber = yield* Effect.fork(
+            publish(leased(fx)).pipe(Effect.provide(into(store, { plan: { ...p, faults: [f, g] } })))
+          )
+          yield* awaitReached(g, fiber)
+          yield* TestClock.adjust("121 seconds")
+
+          const outcome = yield* Fiber.join(fiber)
+          assert.strictEqual(outcome.status, "published")
+          assert.deepStrictEqual(keysUnder(store, ".relpub/"), [])
+        }))
+    })
+
+    describe("when files of a rolled-back attempt landed after its rollback", () => {
+      it.scoped("removes them after claiming, and publishes", () =>
+        Effect.gen(function*() {
+          const fx = yield* scopedRelease()
+          const store = yield* seeded(fx)
+          const late = new TextEncoder().encode("late upload")
+          yield* Effect.gen(function*() {
+            const repo = yield* Repository
+            yield* repo.create(Keys.releaseFile(V, "app.tar.gz"), late)
+            yield* repo.create(Keys.releaseFile(V, "stray.bin"), late)
+          }).pipe(Effect.provide(into(store)))
+
+          const outcome = yield* publishInto(store, fx, V, { stagingMode: "in-place" })
+
+          assert.strictEqual(outcome.status, "published")
+          assert.isUndefined(bytesAt(store, Keys.releaseFile(V, "stray.bin")))
+          assert.strictEqual(sha256(bytesAt(store, Keys.releaseFile(V, "app.tar.gz"))!),
+            sha256(fs.readFileSync(path.join(fx.dir, "app.tar.gz"))))
         }))
     })
 

@@ -37,6 +37,8 @@ export interface Fault {
   readonly nth: number
   readonly key: (key: string) => boolean
   readonly mode: "fail" | "fail-after" | "block"
+  /** Whether the injected StorageError says a retry might succeed (a reset, a 5xx). */
+  readonly retryable: boolean
   readonly reached: Deferred.Deferred<void>
   readonly gate: Deferred.Deferred<void>
 }
@@ -53,6 +55,7 @@ export const fault = (
     readonly nth?: number | undefined
     readonly key?: ((key: string) => boolean) | undefined
     readonly mode?: Fault["mode"] | undefined
+    readonly retryable?: boolean | undefined
   } = {}
 ): Effect.Effect<Fault> =>
   Effect.map(Effect.all([Deferred.make<void>(), Deferred.make<void>()]), ([reached, gate]) => ({
@@ -60,6 +63,7 @@ export const fault = (
     nth: options.nth ?? 1,
     key: options.key ?? (() => true),
     mode: options.mode ?? "fail",
+    retryable: options.retryable ?? false,
     reached,
     gate
   }))
@@ -97,7 +101,7 @@ export const faultyRepository = (inner: RepositoryShape, faultPlan: FaultPlan): 
         operation: operationOf[op],
         key,
         detail: `injected fault at ${op} #${hit.nth}`,
-        retryable: false
+        retryable: hit.retryable
       })
       const signal = Deferred.succeed(hit.reached, undefined)
       switch (hit.mode) {

@@ -47,6 +47,11 @@ export const repairCommand = Command.make(
           `cleaned up:    ${list(report.cleaned)}`,
           `indexed:       ${list(report.indexed)}`,
           `still running: ${list(report.liveClaims)}`,
+          ...(report.incomplete.length > 0
+            ? [
+                `incomplete:    ${list(report.incomplete)} (records whose files are missing; not indexed)`
+              ]
+            : []),
           report.auditKey === undefined ? "nothing to record" : `audit record:  ${report.auditKey}`
         ].join("\n")
       )
