@@ -1,7 +1,12 @@
 import type { ContainerListBlobFlatSegmentResponse } from "@azure/storage-blob"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import type { PreconditionFailed, StorageError } from "../domain/Errors.ts"
-import { openHashedSource, writeHashedFile } from "./internal/fileTransfer.ts"
+import {
+  openUploadSource,
+  sending,
+  type UploadSource,
+  writeHashedFile
+} from "./internal/fileTransfer.ts"
 import {
   allPages,
   conditionalWrite,
@@ -16,9 +21,11 @@ import {
   SdkFailure,
   setupError,
   sha256,
+  SINGLE_PUT_BYTES,
   UPLOAD_CONCURRENCY,
   withRetry
 } from "./internal/objectStore.ts"
+import type { FileDigest } from "./Hasher.ts"
 import { type ObjectInfo, Repository, type RepositoryShape } from "./Repository.ts"
 
 /**
@@ -84,8 +91,10 @@ const credentialsOf = (config: AzureRepositoryConfig) =>
 /**
  * An Azure Blob repository (block blobs). Create-only writes are
  * `If-None-Match: *` (the service answers 409 BlobAlreadyExists or 412),
- * swaps `If-Match` on the ETag (412 ConditionNotMet), uploads stream the file
- * through a SHA-256 hash into staged blocks committed with `If-None-Match: *`.
+ * swaps `If-Match` on the ETag (412 ConditionNotMet). Uploads stream the file
+ * through a SHA-256 hash into one Put Blob, or above SINGLE_PUT_BYTES into
+ * staged blocks, created with `If-None-Match: *`. Removing a prefix also
+ * discards the staged blocks of interrupted uploads.
  *
  * @category constructors
  */
@@ -187,23 +196,89 @@ export const makeAzureRepository = (
         await poller.pollUntilDone()
       }).pipe(Effect.mapError(create("promote", to)), retry)
 
-    const upload = (localPath: string, key: string) =>
+    const UPLOAD_OPTIONS = {
+      conditions: IF_ABSENT,
+      blobHTTPHeaders: { blobContentType: "application/octet-stream" }
+    }
+
+    // One Put Blob streamed from the file: a failed request leaves nothing
+    // behind (staged blocks would stay, uncommitted, for up to a week).
+    const putFile = (source: UploadSource, key: string) =>
+      call((abortSignal) => {
+        const { stream, read } = source.range(0, source.size)
+        return sending(read, abortSignal, (signal) =>
+          blob(key).upload(() => stream, source.size, { ...UPLOAD_OPTIONS, abortSignal: signal })
+        )
+      })
+
+    // Staged blocks committed with `If-None-Match: *`, for files above SINGLE_PUT_BYTES.
+    const stagedFile = (source: UploadSource, key: string) =>
+      call((abortSignal) => {
+        const { stream, read } = source.range(0, source.size)
+        return sending(read, abortSignal, (signal) =>
+          blob(key).uploadStream(stream, PART_BYTES, UPLOAD_CONCURRENCY, {
+            ...UPLOAD_OPTIONS,
+            abortSignal: signal
+          })
+        )
+      })
+
+    const upload = (localPath: string, key: string, verified?: FileDigest) =>
       Effect.scoped(
         Effect.gen(function* () {
-          const source = yield* openHashedSource(localPath, key)
-          const options = {
-            conditions: IF_ABSENT,
-            blobHTTPHeaders: { blobContentType: "application/octet-stream" }
-          }
-          yield* call((abortSignal) =>
-            blob(key).uploadStream(source.stream, PART_BYTES, UPLOAD_CONCURRENCY, {
-              ...options,
-              abortSignal
-            })
+          const source = yield* openUploadSource(localPath, key, verified)
+          yield* (
+            source.size <= SINGLE_PUT_BYTES ? putFile(source, key) : stagedFile(source, key)
           ).pipe(Effect.mapError(fail("upload", key)))
           return { key, size: source.size, sha256: source.sha256() }
         })
       ).pipe(retry)
+
+    // A blob with staged blocks only (an interrupted upload). Azurite deletes
+    // it like any blob; where Delete Blob finds no blob (404), a create-only
+    // empty Put Blob discards the staged blocks, and that blob is deleted.
+    const discardBlocks = (key: string) => {
+      const viaEmptyBlob = call((abortSignal) =>
+        blob(key).upload(new Uint8Array(0), 0, { conditions: IF_ABSENT, abortSignal })
+      ).pipe(
+        Effect.map((o) => Option.some(tokenOf(o.etag))),
+        // Committed meanwhile: no interrupted upload is left to discard.
+        Effect.catchAll((f) =>
+          f.status === 409 || f.status === 412
+            ? Effect.succeed(Option.none<string>())
+            : Effect.fail(fail("delete", key)(f))
+        ),
+        retry,
+        Effect.flatMap(
+          Option.match({
+            onNone: () => Effect.void,
+            onSome: (etag) =>
+              remove(key, etag).pipe(Effect.catchTag("PreconditionFailed", () => Effect.void))
+          })
+        )
+      )
+      return call((abortSignal) => blob(key).delete({ abortSignal })).pipe(
+        Effect.as(true),
+        Effect.catchAll((f) =>
+          f.status === 404 ? Effect.succeed(false) : Effect.fail(fail("delete", key)(f))
+        ),
+        retry,
+        Effect.flatMap((deleted) => (deleted ? Effect.void : viaEmptyBlob))
+      )
+    }
+
+    const removePrefix = (prefix: string) =>
+      Effect.gen(function* () {
+        const committed = yield* listing(prefix, false)
+        const all = yield* listing(prefix, true)
+        const names = new Set(committed.map((o) => o.key))
+        yield* removeEach(committed, remove)
+        yield* Effect.forEach(
+          all.filter((o) => !names.has(o.key)),
+          (o) => discardBlocks(o.key),
+          { concurrency: 8, discard: true }
+        )
+      })
 
     const repository: RepositoryShape = {
       kind: "azure",
@@ -229,8 +304,7 @@ export const makeAzureRepository = (
         return conditionalWrite(key, bytes, attempt, read(key), policy)
       },
       remove,
-      removePrefix: (prefix) =>
-        Effect.flatMap(listing(prefix, true), (objects) => removeEach(objects, remove)),
+      removePrefix,
       upload,
       promote: (fromPrefix, toPrefix, keys) =>
         promoteByCopy(fromPrefix, toPrefix, keys, repository.list, copy),

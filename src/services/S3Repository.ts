@@ -1,8 +1,14 @@
 import type { S3ClientConfig } from "@aws-sdk/client-s3"
 import { Effect, Layer, Option, Redacted, type Scope } from "effect"
 import { PreconditionFailed, type StorageError } from "../domain/Errors.ts"
-import { openHashedSource, writeHashedFile } from "./internal/fileTransfer.ts"
+import {
+  openUploadSource,
+  sending,
+  type UploadSource,
+  writeHashedFile
+} from "./internal/fileTransfer.ts"
 import * as Store from "./internal/objectStore.ts"
+import type { FileDigest } from "./Hasher.ts"
 import { type ObjectInfo, Repository, type RepositoryShape } from "./Repository.ts"
 
 /**
@@ -62,6 +68,9 @@ const sha256Of = (checksum: string | undefined, type: string | undefined) =>
     ? undefined
     : Buffer.from(checksum, "base64").toString("hex")
 
+const ignore = () => undefined
+const silent = { trace: ignore, debug: ignore, info: ignore, warn: ignore, error: ignore }
+
 const clientConfig = ({ credentials: c, endpoint, ...config }: S3RepositoryConfig) =>
   ({
     ...((config.region ?? endpoint) && { region: config.region ?? "us-east-1" }),
@@ -78,14 +87,19 @@ const clientConfig = ({ credentials: c, endpoint, ...config }: S3RepositoryConfi
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     // Retries are ours: one Schedule, retryable errors only.
-    maxAttempts: 1
+    maxAttempts: 1,
+    // Without a logger the SDK warns on the console about every failed
+    // streamed upload; failures reach the caller as typed errors instead.
+    logger: silent
   }) satisfies S3ClientConfig
 
 /**
  * An S3 repository. Create-only writes are `If-None-Match: *` (412: the key
  * exists; 409 ConditionalRequestConflict: a concurrent conditional write,
- * retried), swaps `If-Match` on the ETag, uploads stream the file through a
- * SHA-256 hash into lib-storage with `If-None-Match: *` on the PUT or
+ * retried), swaps `If-Match` on the ETag. Uploads stream the file through a
+ * SHA-256 hash straight into one PutObject, with the verified SHA-256 as
+ * `x-amz-checksum-sha256` for the server to check, or above
+ * SINGLE_PUT_BYTES into a multipart upload; `If-None-Match: *` on the PUT or
  * CompleteMultipartUpload. The SDK is loaded when the layer is built.
  *
  * @category constructors
@@ -98,8 +112,8 @@ export const makeS3Repository = (
     const location = Store.scrub(
       `s3://${config.bucket}/${root}${config.endpoint ? ` (${config.endpoint})` : ""}`
     )
-    const [sdk, lib] = yield* Effect.tryPromise({
-      try: () => Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]),
+    const sdk = yield* Effect.tryPromise({
+      try: () => import("@aws-sdk/client-s3"),
       catch: (e) => Store.setupError(location, String(e))
     })
     const client = yield* Effect.acquireRelease(
@@ -244,18 +258,72 @@ export const makeS3Repository = (
       )
     }
 
-    const upload = (localPath: string, key: string) =>
+    // One PutObject streamed from the file: no buffering, no payload hash by
+    // the SDK (UNSIGNED-PAYLOAD; the body is covered by the checksum below).
+    const putFile = (source: UploadSource, key: string, checksum: object) =>
+      call((abortSignal) => {
+        const { stream, read } = source.range(0, source.size)
+        return sending(read, abortSignal, (signal) =>
+          client.putObject(
+            { ...at(key), Body: stream, ContentLength: source.size, IfNoneMatch: "*", ...checksum },
+            { abortSignal: signal }
+          )
+        )
+      })
+
+    // Multipart, for files above SINGLE_PUT_BYTES. The parts are read in file
+    // order through the one hash: part n+1 starts once part n is read to its
+    // end, while part n still waits for its answer (at most
+    // UPLOAD_CONCURRENCY parts in flight). Parts stream from the file; nothing
+    // is buffered. The completion is create-only; any failure aborts the upload.
+    const multipartFile = (source: UploadSource, key: string) =>
+      call(async (abortSignal) => {
+        const { UploadId } = await client.createMultipartUpload(at(key), { abortSignal })
+        try {
+          const partBytes = Store.partBytesFor(source.size)
+          const inFlight: Array<Promise<unknown>> = []
+          const parts: Array<Promise<{ PartNumber: number; ETag: string | undefined }>> = []
+          for (let start = 0, PartNumber = 1; start < source.size; start += partBytes) {
+            const end = Math.min(source.size, start + partBytes)
+            const { stream, read } = source.range(start, end)
+            const n = PartNumber++
+            const part = sending(read, abortSignal, (signal) =>
+              client.uploadPart(
+                { ...at(key), UploadId, PartNumber: n, Body: stream, ContentLength: end - start },
+                { abortSignal: signal }
+              )
+            ).then((o) => ({ PartNumber: n, ETag: o.ETag }))
+            part.catch(() => undefined)
+            parts.push(part)
+            inFlight.push(part)
+            await Promise.race([read, part])
+            if (inFlight.length >= Store.UPLOAD_CONCURRENCY) await inFlight.shift()
+          }
+          const Parts = await Promise.all(parts)
+          return await client.completeMultipartUpload(
+            { ...at(key), UploadId, MultipartUpload: { Parts }, IfNoneMatch: "*" },
+            { abortSignal }
+          )
+        } catch (e) {
+          await client.abortMultipartUpload({ ...at(key), UploadId }).catch(() => undefined)
+          throw e
+        }
+      })
+
+    const upload = (localPath: string, key: string, verified?: FileDigest) =>
       Effect.scoped(
         Effect.gen(function* () {
-          const source = yield* openHashedSource(localPath, key)
-          const body = { Body: source.stream, ContentLength: source.size }
-          const params = { ...at(key), ...body, IfNoneMatch: "*" }
-          const parts = { partSize: Store.PART_BYTES, queueSize: Store.UPLOAD_CONCURRENCY }
-          yield* call((abortSignal) => {
-            const upload = new lib.Upload({ client, params, ...parts })
-            abortSignal.addEventListener("abort", () => void upload.abort())
-            return upload.done()
-          }).pipe(Effect.mapError(fail("upload", key)))
+          const source = yield* openUploadSource(localPath, key, verified)
+          // The server checks the verified SHA-256 of a single-request body (BadDigest if not).
+          const checksum =
+            config.checksumSha256 !== false && verified !== undefined
+              ? { ChecksumSHA256: Buffer.from(verified.sha256, "hex").toString("base64") }
+              : {}
+          yield* (
+            source.size <= Store.SINGLE_PUT_BYTES
+              ? putFile(source, key, checksum)
+              : multipartFile(source, key)
+          ).pipe(Effect.mapError(fail("upload", key)))
           return { key, size: source.size, sha256: source.sha256() }
         })
       ).pipe(retry)

@@ -16,6 +16,14 @@ import { SourceChanged } from "./fileTransfer.ts"
 export const PART_BYTES = 8 * 1024 * 1024
 /** Parts in flight per upload (PERFORMANCE.md, recommendation 11). */
 export const UPLOAD_CONCURRENCY = 2
+/**
+ * S3 files up to this size go in one streamed PutObject (the server checks
+ * their SHA-256); larger ones in a multipart upload.
+ */
+export const SINGLE_PUT_BYTES = 64 * 1024 * 1024
+/** S3 multipart part size for a file of `size` bytes: 16 MiB, more for files over 160 GiB (10,000 parts at most). */
+export const partBytesFor = (size: number): number =>
+  Math.max(16 * 1024 * 1024, Math.ceil(size / 10_000 / (1024 * 1024)) * 1024 * 1024)
 /** Server-side copies and deletes in flight. */
 export const SERVER_SIDE_CONCURRENCY = 8
 
