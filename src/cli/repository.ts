@@ -17,7 +17,13 @@ import * as S3Repository from "../services/S3Repository.ts"
 export const DEFAULT_REPOSITORY = DEFAULT_REPOSITORY_PATH
 
 /** Options every command that opens a repository takes. */
+/** `--verbose`: main.ts lowers the log level for it; every command accepts it. */
+export const verboseOption = Options.boolean("verbose").pipe(
+  Options.withDescription("Log each step, with timings, on stderr")
+)
+
 export const repositoryOptions = {
+  verbose: verboseOption,
   repository: Options.text("repository").pipe(
     Options.withDescription(
       `Repository: a directory or file:// URL (default ${DEFAULT_REPOSITORY}), s3://bucket/prefix, ` +

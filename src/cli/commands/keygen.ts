@@ -4,10 +4,12 @@ import { Console, Effect } from "effect"
 import { UsageError } from "../../domain/Errors.ts"
 import { generateKeyPair, keyIdOf } from "../../services/Signer.ts"
 import * as crypto from "node:crypto"
+import { verboseOption } from "../repository.ts"
 
 export const keygenCommand = Command.make(
   "keygen",
   {
+    verbose: verboseOption,
     type: Options.choice("type", ["ed25519", "ecdsa-p256", "rsa"]).pipe(
       Options.withDescription("Key type (default ed25519); RSA keys sign with RSA-PSS-SHA256"),
       Options.withDefault("ed25519" as const)

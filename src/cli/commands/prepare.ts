@@ -5,8 +5,10 @@ import { KeyError } from "../../domain/Errors.ts"
 import * as Hasher from "../../services/Hasher.ts"
 import type { PrepareOutcome } from "../../services/Prepare.ts"
 import * as ReleaseReader from "../../services/ReleaseReader.ts"
+import { verboseOption } from "../repository.ts"
 
 const prepareOptions = {
+  verbose: verboseOption,
   dir: Args.directory({ name: "dir", exists: "yes" }).pipe(
     Args.withDescription("Directory of build artifacts to prepare as a release")
   ),

@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Console, Effect, Layer, Option, Ref } from "effect"
+import { Clock, Console, Effect, Either, Layer, Option, Ref } from "effect"
 import { KeyError, UsageError } from "../../domain/Errors.ts"
 import { PolicyFile, resolvePolicy } from "../../domain/Policy.ts"
 import { renderTextReport } from "../../domain/Report.ts"
@@ -14,8 +14,13 @@ import * as Signer from "../../services/Signer.ts"
 import { setExitCode } from "../exit.ts"
 import { readPolicyFile, signerFromFile } from "../inputs.ts"
 import { buildReport } from "../report.ts"
-import { redact } from "../../services/RepositoryUrl.ts"
-import { DEFAULT_REPOSITORY, repositoryLayer, repositoryOptions } from "../repository.ts"
+import { describeTarget, redact } from "../../services/RepositoryUrl.ts"
+import {
+  DEFAULT_REPOSITORY,
+  repositoryLayer,
+  repositoryOptions,
+  resolveRepository
+} from "../repository.ts"
 
 const releaseDirArg = Args.directory({ name: "release-dir", exists: "either" }).pipe(
   Args.withDescription(
@@ -104,8 +109,7 @@ export const publishOptions = {
       "How long this publish's claim holds before others may roll it back (default 900)"
     ),
     Options.optional
-  ),
-  verbose: Options.boolean("verbose").pipe(Options.withDescription("Log each step on stderr"))
+  )
 }
 
 type PublishArgs = Command.Command.ParseConfig<typeof publishOptions>
@@ -183,7 +187,14 @@ const handler = (args: PublishArgs) =>
       Option.orElse(args.repository, () => args.repositoryPath),
       () => DEFAULT_REPOSITORY
     )
-    const where = yield* Ref.make({ type: "local", path: redact(given) })
+    // Where the report says it published before the layer exists (a usage
+    // error or an unreachable store): the parsed target when the flags parse.
+    const target = yield* Effect.either(resolveRepository(args))
+    const where = yield* Ref.make(
+      Either.isRight(target)
+        ? { type: target.right.kind, path: describeTarget(target.right) }
+        : { type: args.repositoryType.pipe(Option.getOrElse(() => "local")), path: redact(given) }
+    )
     const startedAt = yield* Clock.currentTimeMillis
     const exit = yield* Effect.exit(attempt(args, where))
     const finishedAt = yield* Clock.currentTimeMillis

@@ -9,8 +9,10 @@ import * as ReleaseReader from "../../services/ReleaseReader.ts"
 import type { VerifyFinding, VerifyOutcome } from "../../services/Verifier.ts"
 import { setExitCode } from "../exit.ts"
 import { readPolicyFile } from "../inputs.ts"
+import { verboseOption } from "../repository.ts"
 
 const verifyOptions = {
+  verbose: verboseOption,
   releaseDir: Args.directory({ name: "release-dir", exists: "either" }).pipe(
     Args.withDescription(
       "Directory holding the release (files, manifest.json or SHA256SUMS, signatures, ...)"
