@@ -13,6 +13,7 @@ import { prepareCommand } from "./commands/prepare.ts"
 import { publishCommand } from "./commands/publish.ts"
 import { verifyCommand } from "./commands/verify.ts"
 import { verifyRepoCommand } from "./commands/verifyRepo.ts"
+import { yankCommand } from "./commands/yank.ts"
 import { CliExit, layer as exitLayer, setExitCode } from "./exit.ts"
 import { plainConsoleLayer, wantsPlainOutput } from "./plainConsole.ts"
 
@@ -30,6 +31,7 @@ const relpub = Command.make("relpub").pipe(
     prepareCommand,
     listCommand,
     showCommand,
+    yankCommand,
     verifyRepoCommand,
     fetchCommand,
     repairCommand,

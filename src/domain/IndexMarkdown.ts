@@ -13,7 +13,7 @@ export const indexMarkdownSerial = (text: string): number => {
 
 const megabytes = (bytes: number) => (bytes / (1024 * 1024)).toFixed(2)
 
-/** `index.md`: the catalog for people, newest first. */
+/** `index.md`: the catalog for people, newest first; yanked versions say so. */
 export const renderIndexMarkdown = (index: RepositoryIndex): string => {
   const lines = [
     indexMarkdownMarker(index.serial),
@@ -28,8 +28,9 @@ export const renderIndexMarkdown = (index: RepositoryIndex): string => {
       "| --- | --- | --- | --- | --- | --- |"
     )
     for (const r of index.releases) {
+      const version = cell(r.version) + (r.yanked === undefined ? "" : " (yanked)")
       lines.push(
-        `| ${cell(r.version)} | ${cell(r.timestamp)} | ${r.artifacts.length} | ${megabytes(r.size_bytes)} | ` +
+        `| ${version} | ${cell(r.timestamp)} | ${r.artifacts.length} | ${megabytes(r.size_bytes)} | ` +
           `${r.signed ? "yes" : "no"} | \`${r.sha256}\` |`
       )
     }

@@ -5,10 +5,11 @@ import { Effect, Either, Exit, Option, Schema } from "effect"
 import { collisions } from "../domain/ArtifactPath.ts"
 import { UsageError } from "../domain/Errors.ts"
 import type { ManifestFile } from "../domain/Manifest.ts"
-import { Keys } from "../domain/Records.ts"
+import { Keys, YankMark } from "../domain/Records.ts"
 import { parseVersion } from "../domain/Version.ts"
 import type { RawPublicKey } from "../verify/TrustedKeys.ts"
 import { Repository } from "./Repository.ts"
+import { yankMarkOf } from "./Yank.ts"
 import {
   checkSignature,
   decodeReleaseRecord,
@@ -48,12 +49,32 @@ export class ReleaseNotFound extends Schema.TaggedError<ReleaseNotFound>()("Rele
   }
 }
 
+/**
+ * The version is yanked (index.json marks it) and the request did not allow
+ * yanked versions (exit 33: withdrawn from use, like a version not published).
+ *
+ * @category errors
+ */
+export class ReleaseYanked extends Schema.TaggedError<ReleaseYanked>()("ReleaseYanked", {
+  version: Schema.String,
+  yanked: YankMark
+}) {
+  override get message(): string {
+    return (
+      `version ${this.version} was yanked at ${this.yanked.at} (${this.yanked.reason}); ` +
+      "pass --allow-yanked to fetch it anyway"
+    )
+  }
+}
+
 /** @category models */
 export interface FetchRequest {
   readonly version: string
   /** Destination directory: must not exist, or be empty. */
   readonly to: string
   readonly keys: ReadonlyArray<RawPublicKey>
+  /** Fetch the version even when index.json marks it yanked. */
+  readonly allowYanked?: boolean | undefined
 }
 
 /** @category models */
@@ -65,6 +86,8 @@ export interface FetchOutcome {
   readonly files: ReadonlyArray<ManifestFile>
   /** The trusted key that signed the release record, as verify-repo describes it. */
   readonly signature: string
+  /** The yank mark, when the version is yanked and was fetched with `allowYanked`. */
+  readonly yanked: YankMark | null
 }
 
 const DOWNLOAD_CONCURRENCY = 4
@@ -184,6 +207,14 @@ export const fetchRelease = (request: FetchRequest) =>
     if (unsafe.length > 0) return yield* reject(recordKey, "unsafe-path", unsafe.join("; "))
     const hashProblem = releaseHashProblem(record)
     if (hashProblem !== undefined) return yield* reject(recordKey, "digest-mismatch", hashProblem)
+    // Without --allow-yanked an unreadable index fails the fetch: it cannot tell whether the version was yanked.
+    const yanked = Option.getOrNull(
+      request.allowYanked === true
+        ? yield* Effect.orElseSucceed(yankMarkOf(repo, version), () => Option.none())
+        : yield* yankMarkOf(repo, version)
+    )
+    if (yanked !== null && request.allowYanked !== true)
+      return yield* new ReleaseYanked({ version, yanked })
 
     const listed = new Map((yield* repo.list(Keys.releasePrefix(version))).map((o) => [o.key, o]))
     for (const f of record.files) {
@@ -233,6 +264,7 @@ export const fetchRelease = (request: FetchRequest) =>
       sha256: record.sha256,
       size_bytes: record.size_bytes,
       files: record.files,
-      signature: signed.detail
+      signature: signed.detail,
+      yanked
     } satisfies FetchOutcome
   }).pipe(Effect.scoped)

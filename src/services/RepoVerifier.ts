@@ -552,6 +552,14 @@ interface Link {
   readonly sha256: string
 }
 
+/** The newest `yank` or `unyank` record of a version on the chain. */
+interface YankEvent {
+  readonly key: string
+  readonly event: "yank" | "unyank"
+  readonly timestamp: string
+  readonly reason: string | undefined
+}
+
 const signatureKeyOf = (auditKey: string) => auditKey.replace(/\.json$/, ".sig")
 
 const walkAuditChain = (
@@ -565,6 +573,9 @@ const walkAuditChain = (
     const chain: Array<Link> = []
     const recordShaOf = new Map(releases.map((r) => [r.version, r.recordSha256]))
     const visited = new Set<string>()
+    // Walking newest first, the first yank or unyank seen of a version is its latest.
+    const yanks = new Map<string, YankEvent>()
+    let complete = false
     let pointer = head
     while (pointer !== null) {
       const key = pointer.key
@@ -626,7 +637,7 @@ const walkAuditChain = (
       ].filter((p) => p !== undefined)
       if (problems.length > 0)
         out.push(fail(key, "audit-chain", "sequence-mismatch", `${key} ${problems.join("; ")}`))
-      const recordSha = record.event === "publish" ? recordShaOf.get(record.version) : undefined
+      const recordSha = record.event !== "repair" ? recordShaOf.get(record.version) : undefined
       if (recordSha !== undefined && record.release_record_sha256 !== recordSha) {
         out.push(
           fail(
@@ -643,10 +654,83 @@ const walkAuditChain = (
       if (problems.length === 0)
         out.push(pass(key, "audit-chain", `sequence ${record.sequence}, ${record.event}`))
       chain.push({ key, sequence: record.sequence, sha256 })
+      if ((record.event === "yank" || record.event === "unyank") && !yanks.has(record.version)) {
+        yanks.set(record.version, {
+          key,
+          event: record.event,
+          timestamp: record.timestamp,
+          reason: record.details
+        })
+      }
       pointer = record.previous
+      complete = pointer === null && record.sequence === 1
     }
-    return { findings: out, chain, visited }
+    return { findings: out, chain, visited, yanks, complete: complete || head === null }
   })
+
+/**
+ * The index's yank marks against the audit trail: a version is marked yanked
+ * exactly when its latest yank or unyank record on the chain is a yank, with
+ * that record's time and reason. Without a record on the chain, a mark is
+ * reported only when the chain was walked to its first record.
+ */
+const checkYankMarks = (
+  index: RepositoryIndex,
+  yanks: ReadonlyMap<string, YankEvent>,
+  complete: boolean
+) => {
+  const out: Array<RepoFinding> = []
+  for (const entry of index.releases) {
+    const subject = `${Keys.index} ${entry.version}`
+    const latest = yanks.get(entry.version)
+    const mark = entry.yanked
+    if (latest === undefined) {
+      if (mark !== undefined && complete) {
+        out.push(
+          fail(
+            subject,
+            "index-entry",
+            "entry-mismatch",
+            `${entry.version} is marked yanked (${mark.at}) but no yank record on the audit chain says so`
+          )
+        )
+      }
+      continue
+    }
+    if (latest.event === "unyank") {
+      if (mark !== undefined) {
+        out.push(
+          fail(
+            subject,
+            "index-entry",
+            "entry-mismatch",
+            `${entry.version} is marked yanked (${mark.at}) but its latest record ${latest.key} un-yanked it`
+          )
+        )
+      }
+      continue
+    }
+    out.push(
+      mark === undefined
+        ? fail(
+            subject,
+            "index-entry",
+            "entry-mismatch",
+            `${latest.key} yanked ${entry.version} at ${latest.timestamp}, but index.json does not mark it yanked`
+          )
+        : mark.at !== latest.timestamp || mark.reason !== latest.reason
+          ? fail(
+              subject,
+              "index-entry",
+              "entry-mismatch",
+              `the yanked mark (${mark.at}, ${JSON.stringify(mark.reason)}) differs from ${latest.key} ` +
+                `(${latest.timestamp}, ${JSON.stringify(latest.reason ?? null)})`
+            )
+          : pass(subject, "index-entry", `yanked at ${mark.at}, as ${latest.key} records`)
+    )
+  }
+  return out
+}
 
 /** Audit records and signatures present in the repository but not on the chain from the index. */
 const checkUnchained = (
@@ -794,6 +878,7 @@ export const verifyRepository = (options: {
     const head = index?.audit_head ?? null
     const walked = yield* walkAuditChain(repo, head, options.keys, releases)
     findings.push(...walked.findings)
+    if (index !== undefined) findings.push(...checkYankMarks(index, walked.yanks, walked.complete))
     findings.push(
       ...(yield* checkUnchained(repo, auditObjects, walked.visited, head?.sequence ?? 0))
     )

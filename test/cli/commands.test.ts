@@ -54,7 +54,7 @@ describe("relpub list and show", () => {
       const text = yield* runCli(["list", "--repository", repo])
       assert.strictEqual(text.code, 0, describeResult(text))
       const lines = text.stdout.trimEnd().split("\n")
-      assert.match(lines[0]!, /^VERSION\s+PUBLISHED\s+FILES\s+BYTES\s+SIGNED\s+SHA256$/)
+      assert.match(lines[0]!, /^VERSION\s+PUBLISHED\s+FILES\s+BYTES\s+SIGNED\s+SHA256\s+YANKED$/)
       assert.deepStrictEqual(lines.slice(1).map((l) => l.split(/\s+/)[0]), ["v1.1.0", "v1.0.0"])
       const json = yield* runCli(["list", "--repository", repo, "--json"])
       assert.strictEqual(json.code, 0, describeResult(json))
@@ -92,6 +92,96 @@ describe("relpub list and show", () => {
       assert.include(missing.stderr, "v9.9.9")
       assert.strictEqual(missing.stdout, "")
       assert.deepStrictEqual(fs.readFileSync(path.join(repo, "index.json")), before)
+    }))
+})
+
+describe("relpub yank", () => {
+  it.scoped("marks a version yanked with a signed audit record, leaving its files; list, show and fetch say so", () =>
+    Effect.gen(function*() {
+      const release = yield* scopedRelease()
+      const dir = yield* scopedTempDir()
+      const repo = path.join(dir, "repo")
+      const keygen = yield* runCli(["keygen", "--out", path.join(dir, "release")])
+      assert.strictEqual(keygen.code, 0, describeResult(keygen))
+      fs.mkdirSync(path.join(dir, "trusted"))
+      fs.copyFileSync(path.join(dir, "release.pub"), path.join(dir, "trusted", "release.pub"))
+      const signing = ["--signing-key", path.join(dir, "release.key")]
+      const trusted = ["--trusted-keys", path.join(dir, "trusted")]
+      yield* publish(release, repo, "v1.0.0", signing)
+      yield* publish(release, repo, "v1.1.0", signing)
+      const releases = snapshotTree(path.join(repo, "releases"))
+      const indexFile = path.join(repo, "index.json")
+      const unchanged = fs.readFileSync(indexFile)
+
+      const noReason = yield* runCli(["yank", "v1.0.0", "--repository", repo, ...signing])
+      assert.strictEqual(noReason.code, 2, describeResult(noReason))
+      const unknown = yield* runCli(["yank", "v9.9.9", "--repository", repo, "--reason", "x", ...signing])
+      assert.strictEqual(unknown.code, 33, describeResult(unknown))
+      assert.include(unknown.stderr, "v9.9.9 is not published")
+      const unsigned = yield* runCli(["yank", "v1.0.0", "--repository", repo, "--reason", "x"])
+      assert.strictEqual(unsigned.code, 2, describeResult(unsigned))
+      assert.include(unsigned.stderr, "--signing-key")
+      assert.deepStrictEqual(fs.readFileSync(indexFile), unchanged)
+
+      const yanked = yield* runCli(["yank", "v1.0.0", "--repository", repo, "--reason", "CVE-2026-0003",
+        ...signing, "--json"])
+      assert.strictEqual(yanked.code, 0, describeResult(yanked))
+      const outcome = JSON.parse(yanked.stdout)
+      assert.strictEqual(outcome.status, "yanked")
+      assert.isTrue(outcome.audit_signed)
+      assert.deepStrictEqual(snapshotTree(path.join(repo, "releases")), releases)
+      const check = checkRepository(repo)
+      assert.deepStrictEqual(check.problems, [])
+      assert.deepStrictEqual(check.chain.map((l) => `${l.event} ${l.version}`), [
+        "yank v1.0.0",
+        "publish v1.1.0",
+        "publish v1.0.0"
+      ])
+      const entry = readJson(indexFile).releases.find((r: any) => r.version === "v1.0.0")
+      assert.deepStrictEqual(entry.yanked, { at: outcome.yanked.at, reason: "CVE-2026-0003" })
+      const afterYank = fs.readFileSync(indexFile)
+
+      const again = yield* runCli(["yank", "1.0.0", "--repository", repo, "--reason", "twice", ...signing])
+      assert.strictEqual(again.code, 0, describeResult(again))
+      assert.include(again.stdout, "v1.0.0 is already yanked")
+      assert.deepStrictEqual(fs.readFileSync(indexFile), afterYank)
+
+      const list = yield* runCli(["list", "--repository", repo])
+      assert.strictEqual(list.code, 0, describeResult(list))
+      const rows = list.stdout.trimEnd().split("\n").slice(1).map((l) => l.split(/\s+/))
+      assert.deepStrictEqual(rows.map((r) => [r[0], r.at(-1)]), [["v1.1.0", "no"], ["v1.0.0", "yes"]])
+      const show = yield* runCli(["show", "v1.0.0", "--repository", repo])
+      assert.include(show.stdout, `yanked        yes, at ${outcome.yanked.at}: CVE-2026-0003`)
+      const showJson = yield* runCli(["show", "v1.0.0", "--repository", repo, "--json"])
+      assert.deepStrictEqual(JSON.parse(showJson.stdout), {
+        ...readJson(path.join(repo, "releases/v1.0.0/release.json")),
+        yanked: entry.yanked
+      })
+
+      const refused = yield* runCli(["fetch", "v1.0.0", "--repository", repo, "--to", path.join(dir, "out"),
+        ...trusted])
+      assert.strictEqual(refused.code, 33, describeResult(refused))
+      assert.include(refused.stderr, "yanked")
+      assert.include(refused.stderr, "--allow-yanked")
+      assert.isFalse(fs.existsSync(path.join(dir, "out")))
+      const allowed = yield* runCli(["fetch", "v1.0.0", "--repository", repo, "--to", path.join(dir, "out"),
+        ...trusted, "--allow-yanked"])
+      assert.strictEqual(allowed.code, 0, describeResult(allowed))
+      assert.include(allowed.stderr, "warning: v1.0.0 was yanked")
+
+      const verified = yield* runCli(["verify-repo", "--repository", repo, ...trusted])
+      assert.strictEqual(verified.code, 0, describeResult(verified))
+
+      const undo = yield* runCli(["yank", "v1.0.0", "--repository", repo, "--reason", "false alarm", "--undo",
+        ...signing])
+      assert.strictEqual(undo.code, 0, describeResult(undo))
+      assert.include(undo.stdout, "un-yanked v1.0.0")
+      assert.isUndefined(readJson(indexFile).releases.find((r: any) => r.version === "v1.0.0").yanked)
+      assert.strictEqual(checkRepository(repo).chain[0]?.event, "unyank")
+      const fetched = yield* runCli(["fetch", "v1.0.0", "--repository", repo, "--to", path.join(dir, "out2"),
+        ...trusted])
+      assert.strictEqual(fetched.code, 0, describeResult(fetched))
+      assert.deepStrictEqual(snapshotTree(path.join(repo, "releases")), releases)
     }))
 })
 
@@ -222,7 +312,7 @@ describe("relpub --help and --version", () => {
     Effect.gen(function*() {
       const r = yield* runCli(["--help"])
       assert.strictEqual(r.code, 0, describeResult(r))
-      for (const command of ["publish", "list", "show", "repair", "doctor", "keygen"]) {
+      for (const command of ["publish", "list", "show", "yank", "repair", "doctor", "keygen"]) {
         assert.match(r.stdout, new RegExp(`^\\s*-?\\s*${command}\\b`, "m"), command)
       }
       for (const flag of publishFlags) assert.include(r.stdout, flag)

@@ -90,6 +90,20 @@ describe("IndexMarkdown", () => {
       })
     })
 
+    describe("when a release is yanked", () => {
+      it("returns its row with the version marked yanked", () => {
+        const md = renderIndexMarkdown({
+          ...emptyIndex,
+          total_releases: 2,
+          releases: [entry("v1.1.0"), entry("v1.0.0", { yanked: { at: "2024-05-03T00:00:00Z", reason: "a|b" } })]
+        })
+        const rows = tableRows(md)
+        assert.strictEqual(rows.length, 3)
+        assert.isTrue(rows[1]!.startsWith("| v1.1.0 | "))
+        assert.isTrue(rows[2]!.startsWith("| v1.0.0 (yanked) | "))
+      })
+    })
+
     describe("when there is one release", () => {
       it("returns the singular", () => {
         const index = { ...emptyIndex, total_releases: 1, releases: [entry("1.0.0")] }

@@ -11,6 +11,7 @@ import { fetchRelease } from "../../src/services/Fetcher.ts"
 import * as Hasher from "../../src/services/Hasher.ts"
 import * as LocalRepository from "../../src/services/LocalRepository.ts"
 import { publish } from "../../src/services/Publisher.ts"
+import { yank } from "../../src/services/Yank.ts"
 import { rawKeysFromPem } from "../../src/verify/TrustedKeys.ts"
 import { ed25519Signer, scopedRelease, scopedTempDir, stack } from "../support/layers.ts"
 import type { ReleaseFixture } from "../support/release.ts"
@@ -37,10 +38,14 @@ const published = (signed = true) =>
     return { root, work, fx } satisfies Published
   })
 
-const fetchInto = (p: Published, to: string, options: { version?: string; pem?: string } = {}) =>
+const fetchInto = (
+  p: Published,
+  to: string,
+  options: { version?: string; pem?: string; allowYanked?: boolean } = {}
+) =>
   Effect.gen(function*() {
     const keys = yield* rawKeysFromPem("trusted.pem", options.pem ?? KEY.publicKeyPem)
-    return yield* fetchRelease({ version: options.version ?? V, to, keys }).pipe(
+    return yield* fetchRelease({ version: options.version ?? V, to, keys, allowYanked: options.allowYanked }).pipe(
       Effect.provide(LocalRepository.layer(p.root).pipe(Layer.provide(Hasher.layer)))
     )
   })
@@ -165,6 +170,55 @@ describe("fetchRelease", () => {
         const p = yield* published()
         assert.strictEqual(yield* failureOf(fetchInto(p, path.join(p.work, "out"), { version: "9.9.9" })),
           "ReleaseNotFound")
+      }))
+  })
+
+  describe("when the version is yanked", () => {
+    const yankV = (p: Published) =>
+      yank({ version: V, reason: "CVE-2026-0002" }).pipe(
+        Effect.provide(stack({ repository: LocalRepository.layer(p.root), signer: KEY.layer }))
+      )
+
+    it.scoped("fails with ReleaseYanked saying why, writing nothing", () =>
+      Effect.gen(function*() {
+        const p = yield* published()
+        yield* yankV(p)
+        const to = path.join(p.work, "a/out")
+        const result = yield* Effect.either(fetchInto(p, to))
+        assert.isTrue(Either.isLeft(result))
+        if (Either.isLeft(result)) {
+          assert.strictEqual(result.left._tag, "ReleaseYanked")
+          assert.include(result.left.message, "CVE-2026-0002")
+          assert.include(result.left.message, "--allow-yanked")
+        }
+        assert.deepStrictEqual(entries(p.work), ["repo"], "nothing written, no temporary directory left")
+      }))
+
+    it.scoped("with allowYanked fetches it and reports the mark", () =>
+      Effect.gen(function*() {
+        const p = yield* published()
+        const { yanked } = yield* yankV(p)
+        const to = path.join(p.work, "out")
+        const outcome = yield* fetchInto(p, to, { allowYanked: true })
+        assert.deepStrictEqual(outcome.yanked, yanked)
+        for (const f of outcome.files) assert.strictEqual(sha256(path.join(to, f.path)), f.sha256, f.path)
+      }))
+
+    it.scoped("with allowYanked still verifies: a yanked release whose record lost its signature is rejected", () =>
+      Effect.gen(function*() {
+        const p = yield* published()
+        yield* yankV(p)
+        fs.rmSync(path.join(p.root, Keys.releaseSignature(V)))
+        const failure = yield* failureOf(fetchInto(p, path.join(p.work, "out"), { allowYanked: true }))
+        assert.strictEqual(failure, `FetchRejected unsigned ${Keys.releaseRecord(V)}`)
+      }))
+  })
+
+  describe("when the version is not yanked", () => {
+    it.scoped("reports no mark", () =>
+      Effect.gen(function*() {
+        const p = yield* published()
+        assert.isNull((yield* fetchInto(p, path.join(p.work, "out"))).yanked)
       }))
   })
 

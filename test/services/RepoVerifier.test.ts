@@ -20,7 +20,9 @@ import {
   verifyRepository,
   writeState
 } from "../../src/services/RepoVerifier.ts"
+import * as Runtime from "../../src/services/Runtime.ts"
 import * as Signer from "../../src/services/Signer.ts"
+import { yank } from "../../src/services/Yank.ts"
 import { rawKeysFromPem } from "../../src/verify/TrustedKeys.ts"
 import { ed25519Signer, scopedRelease, scopedTempDir, stack } from "../support/layers.ts"
 
@@ -64,6 +66,27 @@ const assertFails = (report: RepoReport, expected: ReadonlyArray<string>) => {
 }
 
 const file = (root: string, key: string) => path.join(root, key)
+
+/** Yank (or with `undo` un-yank) `version` in the local repository at `root`, signed by KEY; fresh ids each time. */
+const yankIn = (root: string, version: string, options: { undo?: boolean; reason?: string } = {}) =>
+  yank({ version, reason: options.reason ?? "broken build", undo: options.undo }).pipe(
+    Effect.provide(Runtime.layer),
+    Effect.provide(stack({ repository: LocalRepository.layer(root), signer: KEY.layer }))
+  )
+
+const readIndexFile = (root: string) => JSON.parse(fs.readFileSync(file(root, Keys.index), "utf8"))
+
+/** Write `index` as index.json, signed by KEY as relpub signs it (what an attacker holding the key could do). */
+const writeSignedIndex = (root: string, index: any) => {
+  delete index.signatures
+  const sig = sign(null, Buffer.from(canonicalize(index)), createPrivateKey(KEY.privateKeyPem))
+  const spki = createPublicKey(KEY.publicKeyPem).export({ type: "spki", format: "der" })
+  const keyid = createHash("sha256").update(spki).digest("hex")
+  index.signatures = [{ keyid, algorithm: "ed25519", sig: sig.toString("base64") }]
+  fs.writeFileSync(file(root, Keys.index), encodeJson(index))
+}
+
+const entryOf = (index: any, version: string) => index.releases.find((r: any) => r.version === version)
 const flipByte = (target: string, at = 0) => {
   const bytes = fs.readFileSync(target)
   bytes[at] = bytes[at]! ^ 0x01
@@ -297,6 +320,89 @@ describe("verifyRepository", () => {
         const root = yield* published(["1.0.0"])
         yield* TestClock.adjust("400 days")
         assertFails(yield* verify(root), ["expired freshness index.json"])
+      }))
+  })
+
+  describe("when a version is yanked", () => {
+    it.scoped("passes, checking the mark against the signed yank record, and after an unyank", () =>
+      Effect.gen(function*() {
+        const root = yield* published()
+        const yanked = yield* yankIn(root, "1.1.0")
+        const report = yield* verify(root)
+        assert.deepStrictEqual(failures(report), [])
+        assert.strictEqual(report.audit_records, 4)
+        const subject = "index.json 1.1.0"
+        assert.isTrue(
+          report.findings.some((f) => f.ok && f.subject === subject && f.detail.includes(yanked.audit_record!)),
+          JSON.stringify(report.findings.filter((f) => f.subject === subject))
+        )
+        assert.isTrue(report.findings.some((f) => f.ok && f.check === "signature" && f.subject === yanked.audit_record))
+
+        yield* yankIn(root, "1.1.0", { undo: true })
+        const after = yield* verify(root)
+        assert.deepStrictEqual(failures(after), [])
+        assert.strictEqual(after.audit_records, 5)
+      }))
+
+    it.scoped("a removed mark: bad-signature on the index, and entry-mismatch even when it is re-signed", () =>
+      Effect.gen(function*() {
+        const root = yield* published()
+        yield* yankIn(root, "1.1.0")
+        const index = readIndexFile(root)
+        delete entryOf(index, "1.1.0").yanked
+        fs.writeFileSync(file(root, Keys.index), encodeJson(index))
+        assertFails(yield* verify(root), [
+          "bad-signature signature index.json",
+          "entry-mismatch index-entry index.json 1.1.0"
+        ])
+        writeSignedIndex(root, index)
+        const report = yield* verify(root)
+        assert.deepStrictEqual(failures(report), ["entry-mismatch index-entry index.json 1.1.0"])
+        assert.include(report.findings.find((f) => !f.ok)?.detail, "does not mark it yanked")
+      }))
+
+    it.scoped("a mark without a yank record, or with another reason: entry-mismatch", () =>
+      Effect.gen(function*() {
+        const root = yield* published()
+        const index = readIndexFile(root)
+        entryOf(index, "1.0.0").yanked = { at: "1970-01-01T00:00:00.000Z", reason: "forged" }
+        writeSignedIndex(root, index)
+        assert.deepStrictEqual(failures(yield* verify(root)), ["entry-mismatch index-entry index.json 1.0.0"])
+
+        const fresh = yield* published()
+        yield* yankIn(fresh, "1.2.0", { reason: "the real reason" })
+        const changed = readIndexFile(fresh)
+        entryOf(changed, "1.2.0").yanked.reason = "a friendlier reason"
+        writeSignedIndex(fresh, changed)
+        assert.deepStrictEqual(failures(yield* verify(fresh)), ["entry-mismatch index-entry index.json 1.2.0"])
+      }))
+
+    it.scoped("a mark restored after an unyank: entry-mismatch", () =>
+      Effect.gen(function*() {
+        const root = yield* published()
+        yield* yankIn(root, "1.0.0")
+        const marked = entryOf(readIndexFile(root), "1.0.0").yanked
+        yield* yankIn(root, "1.0.0", { undo: true })
+        const index = readIndexFile(root)
+        entryOf(index, "1.0.0").yanked = marked
+        writeSignedIndex(root, index)
+        assert.deepStrictEqual(failures(yield* verify(root)), ["entry-mismatch index-entry index.json 1.0.0"])
+      }))
+
+    it.scoped("a yank record without its signature: unsigned; an edited one: digest-mismatch", () =>
+      Effect.gen(function*() {
+        const root = yield* published()
+        const { audit_record } = yield* yankIn(root, "1.0.0")
+        const key = audit_record!
+        const signature = file(root, key.replace(/\.json$/, ".sig"))
+        const saved = fs.readFileSync(signature)
+        fs.rmSync(signature)
+        assert.deepStrictEqual(failures(yield* verify(root)), [`unsigned signature ${key}`])
+        fs.writeFileSync(signature, saved)
+        const record = JSON.parse(fs.readFileSync(file(root, key), "utf8"))
+        record.details = "nothing to see here"
+        fs.writeFileSync(file(root, key), encodeJson(record))
+        assertFails(yield* verify(root), [`digest-mismatch audit-chain ${key}`, `bad-signature signature ${key}`])
       }))
   })
 

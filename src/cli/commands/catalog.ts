@@ -4,6 +4,7 @@ import { ExitCode } from "../../domain/ExitCode.ts"
 import { readIndex } from "../../services/Publisher.ts"
 import { showRelease } from "../../services/Maintenance.ts"
 import { Repository } from "../../services/Repository.ts"
+import { yankMarkOf } from "../../services/Yank.ts"
 import { setExitCode } from "../exit.ts"
 import { repositoryLayer, repositoryOptions } from "../repository.ts"
 
@@ -21,9 +22,10 @@ export const listCommand = Command.make("list", { ...repositoryOptions, json }, 
       String(r.artifacts.length),
       String(r.size_bytes),
       r.signed ? "yes" : "no",
-      r.sha256.slice(0, 16)
+      r.sha256.slice(0, 16),
+      r.yanked === undefined ? "no" : "yes"
     ])
-    const head = ["VERSION", "PUBLISHED", "FILES", "BYTES", "SIGNED", "SHA256"]
+    const head = ["VERSION", "PUBLISHED", "FILES", "BYTES", "SIGNED", "SHA256", "YANKED"]
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
     const line = (cells: ReadonlyArray<string>) =>
       cells
@@ -32,7 +34,7 @@ export const listCommand = Command.make("list", { ...repositoryOptions, json }, 
         .trimEnd()
     yield* Console.log([line(head), ...rows.map(line)].join("\n"))
   }).pipe(Effect.provide(repositoryLayer(args)))
-).pipe(Command.withDescription("List published releases, newest first"))
+).pipe(Command.withDescription("List published releases, newest first, and which are yanked"))
 
 export const showCommand = Command.make(
   "show",
@@ -45,7 +47,11 @@ export const showCommand = Command.make(
         return yield* setExitCode(ExitCode.MetadataMissing)
       }
       const { record, signed } = found.value
-      if (args.json) return yield* Console.log(JSON.stringify(record, null, 2))
+      const repo = yield* Repository
+      const yanked = Option.getOrUndefined(yield* yankMarkOf(repo, args.version))
+      // release.json as stored, plus the index's yank mark when there is one.
+      if (args.json)
+        return yield* Console.log(JSON.stringify(yanked ? { ...record, yanked } : record, null, 2))
       yield* Console.log(
         [
           `version       ${record.version}`,
@@ -54,6 +60,7 @@ export const showCommand = Command.make(
           `size          ${record.size_bytes} bytes in ${record.files.length} files`,
           `policy        ${record.policy_mode}`,
           `signed record ${signed ? `yes (key ${record.signing_key_id})` : "no"}`,
+          `yanked        ${yanked ? `yes, at ${yanked.at}: ${yanked.reason}` : "no"}`,
           `sbom id       ${record.sbom_id ?? "-"}`,
           `slsa id       ${record.slsa_id ?? "-"}`,
           "files:",
@@ -61,4 +68,4 @@ export const showCommand = Command.make(
         ].join("\n")
       )
     }).pipe(Effect.provide(repositoryLayer(args)))
-).pipe(Command.withDescription("Show the release record of one version"))
+).pipe(Command.withDescription("Show the release record of one version, and whether it is yanked"))

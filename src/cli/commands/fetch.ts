@@ -20,6 +20,11 @@ const fetchOptions = {
       "Directory of trusted PEM public keys; the release record must be signed by one"
     )
   ),
+  allowYanked: Options.boolean("allow-yanked").pipe(
+    Options.withDescription(
+      "Fetch the version even if it was yanked (relpub yank); without it a yanked version exits 33"
+    )
+  ),
   json: Options.boolean("json").pipe(Options.withDescription("Print what was fetched as JSON"))
 }
 
@@ -41,7 +46,17 @@ const handler = (args: FetchArgs) =>
         message: `--trusted-keys ${args.trustedKeys} holds no PEM public key`
       })
     }
-    const outcome = yield* fetchRelease({ version: args.version, to: args.to, keys: keys.raw })
+    const outcome = yield* fetchRelease({
+      version: args.version,
+      to: args.to,
+      keys: keys.raw,
+      allowYanked: args.allowYanked
+    })
+    if (outcome.yanked !== null) {
+      yield* Console.error(
+        `relpub: warning: ${outcome.version} was yanked at ${outcome.yanked.at} (${outcome.yanked.reason})`
+      )
+    }
     if (args.json) return yield* Console.log(JSON.stringify(outcome, null, 2))
     yield* Console.log(
       [
@@ -53,7 +68,8 @@ const handler = (args: FetchArgs) =>
   }).pipe(
     Effect.catchTags({
       FetchRejected: (e) => refuse(e.message, ExitCode.VerificationFailed),
-      ReleaseNotFound: (e) => refuse(e.message, ExitCode.MetadataMissing)
+      ReleaseNotFound: (e) => refuse(e.message, ExitCode.MetadataMissing),
+      ReleaseYanked: (e) => refuse(e.message, ExitCode.MetadataMissing)
     }),
     Effect.provide(repositoryLayer(args))
   )
@@ -62,13 +78,14 @@ const handler = (args: FetchArgs) =>
  * `relpub fetch <version>`: download a release, check its signed record and
  * every file, and only then place the files in `--to` (docs/verify-repo.md).
  * Exit 30 on a failed check (nothing written), 33 when the version is not
- * published, 36 on storage errors.
+ * published or is yanked (unless `--allow-yanked`), 36 on storage errors.
  *
  * @category commands
  */
 export const fetchCommand = Command.make("fetch", fetchOptions, handler).pipe(
   Command.withDescription(
     "Download a published release and verify it (signed release record, SHA-256 and size of every file) " +
-      "before anything is written to --to. Exit 30 verification failed, 33 not published, 36 storage"
+      "before anything is written to --to. A yanked version is refused unless --allow-yanked. " +
+      "Exit 30 verification failed, 33 not published or yanked, 36 storage"
   )
 )
