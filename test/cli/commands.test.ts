@@ -326,6 +326,17 @@ describe("relpub --help and --version", () => {
       assert.include(r.stdout, "(also --version)")
     }))
 
+  it.effect("every command takes --verbose", () =>
+    Effect.gen(function*() {
+      const commands = ["publish", "prepare", "verify", "list", "show", "yank", "verify-repo", "fetch",
+        "repair", "doctor", "keygen"]
+      for (const command of commands) {
+        const r = yield* runCli([command, "--help"])
+        assert.strictEqual(r.code, 0, `${command}: ${describeResult(r)}`)
+        assert.include(r.stdout, "--verbose", command)
+      }
+    }))
+
   it.effect("relpub --version prints the version of package.json", () =>
     Effect.gen(function*() {
       const r = yield* runCli(["--version"])
