@@ -95,6 +95,36 @@ const GuaranteeCache = Schema.Struct({
 export const GUARANTEES_KEY = ".relpub/guarantees.json"
 
 /**
+ * Cache what the guarantee probes found (only verdicts: a probe whose
+ * requests failed is never cached). With `replace`, an earlier finding is
+ * overwritten (`relpub doctor` probes again); without it, the first writer's
+ * finding stands.
+ */
+export const cacheProbes = (
+  repo: RepositoryShape,
+  probes: ReadonlyArray<Probe>,
+  replace: boolean
+) =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    const bytes = encodeJson({
+      schema: "relpub/guarantees/v1",
+      checked_at: iso(now),
+      kind: repo.kind,
+      probes
+    })
+    if (!replace) {
+      return yield* repo
+        .create(GUARANTEES_KEY, bytes)
+        .pipe(Effect.catchTag("AlreadyExists", () => Effect.void))
+    }
+    const current = yield* repo.head(GUARANTEES_KEY)
+    yield* repo
+      .swap(GUARANTEES_KEY, bytes, Option.getOrUndefined(Option.map(current, (o) => o.etag)))
+      .pipe(Effect.catchTag("PreconditionFailed", () => Effect.void))
+  })
+
+/**
  * Before the first publish into a repository, probe that it enforces
  * create-only writes (one winner among 16 racers) and compare-and-swap, and
  * cache the finding under `.relpub/`. A backend that fails cannot keep
@@ -148,16 +178,7 @@ export const ensureSafeBackend = (allowUnsafe: boolean) =>
       )
       yield* run.pipe(Effect.ensuring(repo.removePrefix(prefix).pipe(Effect.ignore)))
       probes = found
-      const now = yield* Clock.currentTimeMillis
-      const record = {
-        schema: "relpub/guarantees/v1",
-        checked_at: iso(now),
-        kind: repo.kind,
-        probes: found
-      }
-      yield* repo
-        .create(GUARANTEES_KEY, encodeJson(record))
-        .pipe(Effect.catchTag("AlreadyExists", () => Effect.void))
+      yield* cacheProbes(repo, found, false)
     }
     const failed = probes.filter((p) => !p.ok)
     if (failed.length === 0) return

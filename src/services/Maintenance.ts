@@ -1,7 +1,7 @@
 import { Clock, Effect, Either, Option, Schema } from "effect"
 import { StorageError } from "../domain/Errors.ts"
 import { type AuditRecord, Keys, ReleaseRecord } from "../domain/Records.ts"
-import { guaranteeProbes, type Probe } from "./Guarantees.ts"
+import { cacheProbes, GUARANTEES_KEY, guaranteeProbes, type Probe } from "./Guarantees.ts"
 import { canonicalVersion, compareVersions } from "../domain/Version.ts"
 import { Hasher } from "./Hasher.ts"
 import { indexEntryOf, readIndex, recordInIndex } from "./Publisher.ts"
@@ -309,7 +309,27 @@ export const doctor = Effect.gen(function* () {
       return "a new object is listed at once"
     })
   )
-  for (const probe of guaranteeProbes(repo, prefix)) yield* run(probe.name, probe.body)
+  // Every guarantee probe that reached a verdict: when all did, the cached
+  // finding publish relies on is replaced by this one.
+  const verdicts: Array<Probe> = []
+  const guarantees = guaranteeProbes(repo, prefix)
+  for (const probe of guarantees) {
+    yield* run(
+      probe.name,
+      probe.body.pipe(
+        Effect.tap((detail) => verdicts.push({ name: probe.name, ok: true, detail })),
+        Effect.tapErrorTag("Verdict", (v) =>
+          Effect.sync(() => verdicts.push({ name: probe.name, ok: false, detail: v.message }))
+        )
+      )
+    )
+  }
+  if (repo.kind !== "local" && repo.kind !== "memory" && verdicts.length === guarantees.length) {
+    yield* run(
+      "guarantees cached",
+      Effect.as(cacheProbes(repo, verdicts, true), `${GUARANTEES_KEY} updated`)
+    )
+  }
   yield* run(
     "index readable",
     Effect.map(readIndex(repo), ({ index }) => `${index.total_releases} releases`)

@@ -1,13 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, type Layer, Schema, TestClock } from "effect"
+import { Deferred, Effect, Fiber, Layer, Schema, TestClock } from "effect"
 import { defaultPolicy } from "../../src/domain/Policy.ts"
 import { AuditRecord, encodeJson, Keys, RepositoryIndex } from "../../src/domain/Records.ts"
-import type { Hasher } from "../../src/services/Hasher.ts"
+import { StorageError } from "../../src/domain/Errors.ts"
+import { ensureSafeBackend, GUARANTEES_KEY } from "../../src/services/Guarantees.ts"
+import { Hasher } from "../../src/services/Hasher.ts"
 import * as LocalRepository from "../../src/services/LocalRepository.ts"
 import { doctor, repair } from "../../src/services/Maintenance.ts"
 import * as MemoryRepository from "../../src/services/MemoryRepository.ts"
 import { publish, readIndex } from "../../src/services/Publisher.ts"
-import { Repository } from "../../src/services/Repository.ts"
+import { Repository, type RepositoryShape } from "../../src/services/Repository.ts"
 import {
   fault,
   memoryRepository,
@@ -253,6 +255,55 @@ describe("Maintenance", () => {
   })
 
   describe("#doctor", () => {
+    // The memory store's semantics under an object store's kind, so that
+    // publish consults the cached probe finding as it does for S3.
+    const probedStore = (): RepositoryLayer =>
+      Layer.effect(Repository, Effect.map(Hasher, (h) => ({
+        ...MemoryRepository.makeMemoryRepository(h),
+        kind: "s3" as const
+      })))
+    const verdict = (ok: boolean) =>
+      encodeJson({
+        schema: "relpub/guarantees/v1",
+        checked_at: "2026-12-01T00:00:00.000Z",
+        kind: "s3",
+        probes: [{ name: "create-only, 16 racing writers", ok, detail: ok ? "exactly one winner" : "2 writers won" }]
+      })
+
+    it.scoped("replaces a cached failed verdict with what it finds, so publish probes no longer refuse", () =>
+      Effect.gen(function*() {
+        const repo = yield* Repository
+        yield* repo.create(GUARANTEES_KEY, verdict(false))
+        const refused = yield* Effect.flip(ensureSafeBackend(false))
+        assert.include(refused.message, "2 writers won")
+
+        const { probes } = yield* doctor
+        const cached = probes.find((p) => p.name === "guarantees cached")
+        assert.isTrue(cached?.ok, JSON.stringify(probes))
+        yield* ensureSafeBackend(false)
+        const stored = yield* readJson(Schema.Struct({ probes: Schema.Array(Schema.Struct({ ok: Schema.Boolean })) }),
+          GUARANTEES_KEY)
+        assert.deepStrictEqual(stored.probes.map((p) => p.ok), [true, true, true])
+      }).pipe(Effect.provide(stack({ repository: probedStore() }))))
+
+    it.scoped("keeps the cached finding when a probe's requests fail", () =>
+      Effect.gen(function*() {
+        const repo = yield* Repository
+        yield* repo.create(GUARANTEES_KEY, verdict(true))
+        const before = yield* repo.read(GUARANTEES_KEY)
+        const failing: RepositoryShape = {
+          ...repo,
+          create: (key, bytes) =>
+            key.includes("race")
+              ? Effect.fail(new StorageError({ operation: "create", key, detail: "503", retryable: true }))
+              : repo.create(key, bytes)
+        }
+        const { probes } = yield* Effect.provideService(doctor, Repository, failing)
+        assert.isFalse(probes.find((p) => p.name === "create-only, 16 racing writers")?.ok)
+        assert.isUndefined(probes.find((p) => p.name === "guarantees cached"))
+        assert.deepStrictEqual(yield* repo.read(GUARANTEES_KEY), before)
+      }).pipe(Effect.provide(stack({ repository: probedStore() }))))
+
     for (const name of ["memory", "local"] as const) {
       it.scoped(`reports every probe ok on a ${name} repository and leaves nothing behind`, () =>
         Effect.gen(function*() {
