@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect } from "effect"
+import { ExitCode } from "../../src/domain/ExitCode.ts"
 import {
   checkRepository,
   describeResult,
@@ -334,6 +335,28 @@ describe("relpub --help and --version", () => {
         const r = yield* runCli([command, "--help"])
         assert.strictEqual(r.code, 0, `${command}: ${describeResult(r)}`)
         assert.include(r.stdout, "--verbose", command)
+      }
+    }))
+
+  it.effect("docs/ name every command and every flag its --help shows, and every exit code", () =>
+    Effect.gen(function*() {
+      const docsDir = path.join(ROOT, "docs")
+      const docs = fs.readdirSync(docsDir).filter((f) => f.endsWith(".md"))
+        .map((f) => fs.readFileSync(path.join(docsDir, f), "utf8")).join("\n")
+      const guide = fs.readFileSync(path.join(docsDir, "user-guide.md"), "utf8")
+      const commands = ["publish", "prepare", "verify", "list", "show", "yank", "verify-repo", "fetch",
+        "repair", "doctor", "keygen"]
+      for (const command of commands) {
+        assert.match(guide, new RegExp(`^relpub ${command}\\s`, "m"), `user-guide.md synopsis of ${command}`)
+        const r = yield* runCli([command, "--help"])
+        const usage = r.stdout.split("\n").find((l) => l.startsWith("$ ")) ?? ""
+        const flags = [...new Set(usage.match(/--[a-z0-9-]+/g) ?? [])]
+        assert.isNotEmpty(flags, `${command} --help usage line: ${usage}`)
+        for (const flag of flags) assert.include(docs, `\`${flag}`, `${command} ${flag} in docs/`)
+      }
+      const table = fs.readFileSync(path.join(docsDir, "exit-codes.md"), "utf8")
+      for (const code of Object.values(ExitCode)) {
+        assert.match(table, new RegExp(`^\\| ${code} \\|`, "m"), `exit code ${code} in exit-codes.md`)
       }
     }))
 
