@@ -4,7 +4,7 @@ import { type AuditRecord, Keys, ReleaseRecord } from "../domain/Records.ts"
 import { cacheProbes, GUARANTEES_KEY, guaranteeProbes, type Probe } from "./Guarantees.ts"
 import { canonicalVersion, compareVersions } from "../domain/Version.ts"
 import { Hasher } from "./Hasher.ts"
-import { indexEntryOf, readIndex, recordInIndex } from "./Publisher.ts"
+import { bookkeepingAudit, indexEntryOf, readIndex, recordInIndex } from "./Publisher.ts"
 import { Repository } from "./Repository.ts"
 import { RuntimeInfo } from "./Runtime.ts"
 import { Signer } from "./Signer.ts"
@@ -201,36 +201,19 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
       const details = `rolled back: ${rolled.join(", ") || "-"}; cleaned: ${cleaned.join(", ") || "-"}`
       yield* recordInIndex(
         undefined,
-        (previous, sequence, now): AuditRecord => ({
-          schema: "relpub/audit/v1",
-          audit_id: `${txid}-audit`,
-          sequence,
-          event: "repair",
-          version: "-",
-          timestamp: iso(now),
-          machine_id: runtime.host,
-          previous,
-          release_record_sha256: null,
-          metadata: {
-            sha256: null,
-            sbom_id: null,
-            slsa_id: null,
-            provenance_hash: null,
-            signed: false,
-            encrypted: false
-          },
-          verification: null,
-          validation: null,
-          publication: {
-            artifacts_published: 0,
-            total_bytes: 0,
-            repository_type: repo.kind,
-            policy_mode: "strict",
-            transaction_id: txid
-          },
-          signing_key_id: Option.isSome(signer) ? signer.value.keyId : null,
-          details
-        }),
+        (previous, sequence, now) =>
+          bookkeepingAudit({
+            event: "repair",
+            txid,
+            version: "-",
+            timestamp: iso(now),
+            machineId: runtime.host,
+            previous,
+            sequence,
+            repositoryType: repo.kind,
+            signingKeyId: Option.isSome(signer) ? signer.value.keyId : null,
+            details
+          }),
         { record: auditKey, signature: Keys.repairAuditSignature(txid) }
       )
     }

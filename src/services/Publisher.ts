@@ -440,6 +440,53 @@ const writeIndexMarkdown = (repo: RepositoryShape, index: RepositoryIndex) =>
     )
   }).pipe(Effect.retry({ schedule: casSchedule, while: (e) => e._tag === "PreconditionFailed" }))
 
+/**
+ * The audit record of a change that publishes no files: a `repair`, or a
+ * `yank`/`unyank` of the index entry `entry` (whose hashes it repeats).
+ */
+export const bookkeepingAudit = (a: {
+  readonly event: "repair" | "yank" | "unyank"
+  readonly txid: string
+  readonly version: string
+  readonly timestamp: string
+  readonly machineId: string
+  readonly previous: AuditPointer | null
+  readonly sequence: number
+  readonly entry?: IndexEntry | undefined
+  readonly repositoryType: string
+  readonly signingKeyId: string | null
+  readonly details: string
+}): AuditRecord => ({
+  schema: "relpub/audit/v1",
+  audit_id: `${a.txid}-audit`,
+  sequence: a.sequence,
+  event: a.event,
+  version: a.version,
+  timestamp: a.timestamp,
+  machine_id: a.machineId,
+  previous: a.previous,
+  release_record_sha256: a.entry?.release_record_sha256 ?? null,
+  metadata: {
+    sha256: a.entry?.sha256 ?? null,
+    sbom_id: a.entry?.sbom_id ?? null,
+    slsa_id: a.entry?.slsa_id ?? null,
+    provenance_hash: a.entry?.provenance_hash ?? null,
+    signed: a.entry?.signed ?? false,
+    encrypted: a.entry?.encrypted ?? false
+  },
+  verification: null,
+  validation: null,
+  publication: {
+    artifacts_published: 0,
+    total_bytes: 0,
+    repository_type: a.repositoryType,
+    policy_mode: "strict",
+    transaction_id: a.txid
+  },
+  signing_key_id: a.signingKeyId,
+  details: a.details
+})
+
 const auditOf = (
   record: ReleaseRecord,
   recordSha256: string,

@@ -1,14 +1,8 @@
 import { Data, Effect, Either, Option } from "effect"
 import { StorageError, UsageError } from "../domain/Errors.ts"
-import {
-  type AuditRecord,
-  type IndexEntry,
-  Keys,
-  type RepositoryIndex,
-  type YankMark
-} from "../domain/Records.ts"
+import { type IndexEntry, Keys, type RepositoryIndex, type YankMark } from "../domain/Records.ts"
 import { parseVersion, versionSpellings } from "../domain/Version.ts"
-import { readIndex, updateIndex } from "./Publisher.ts"
+import { bookkeepingAudit, readIndex, updateIndex } from "./Publisher.ts"
 import { Repository, type RepositoryShape } from "./Repository.ts"
 import { RuntimeInfo } from "./Runtime.ts"
 import { Signer } from "./Signer.ts"
@@ -147,36 +141,20 @@ export const yank = (request: YankRequest) =>
           const changed = undo ? withoutMark(entry) : { ...entry, yanked: { at, reason } }
           return {
             releases: index.releases.map((r) => (r === entry ? changed : r)),
-            audit: (previous, sequence): AuditRecord => ({
-              schema: "relpub/audit/v1",
-              audit_id: `${txid}-audit`,
-              sequence,
-              event,
-              version: entry.version,
-              timestamp: at,
-              machine_id: runtime.host,
-              previous,
-              release_record_sha256: entry.release_record_sha256,
-              metadata: {
-                sha256: entry.sha256,
-                sbom_id: entry.sbom_id,
-                slsa_id: entry.slsa_id,
-                provenance_hash: entry.provenance_hash,
-                signed: entry.signed,
-                encrypted: entry.encrypted
-              },
-              verification: null,
-              validation: null,
-              publication: {
-                artifacts_published: 0,
-                total_bytes: 0,
-                repository_type: repo.kind,
-                policy_mode: "strict",
-                transaction_id: txid
-              },
-              signing_key_id: Option.isSome(signer) ? signer.value.keyId : null,
-              details: reason
-            })
+            audit: (previous, sequence) =>
+              bookkeepingAudit({
+                event,
+                txid,
+                version: entry.version,
+                timestamp: at,
+                machineId: runtime.host,
+                previous,
+                sequence,
+                entry,
+                repositoryType: repo.kind,
+                signingKeyId: Option.isSome(signer) ? signer.value.keyId : null,
+                details: reason
+              })
           }
         }),
       { record: auditKey, signature: Keys.yankAuditSignature(event, txid) }
