@@ -14,11 +14,11 @@ import {
   failures,
   PART_BYTES,
   promoteByCopy,
-  removeEach,
   type RetryPolicy,
   rootPrefix,
   sdkCall,
   SdkFailure,
+  SERVER_SIDE_CONCURRENCY,
   setupError,
   sha256,
   SINGLE_PUT_BYTES,
@@ -234,10 +234,11 @@ export const makeAzureRepository = (
         })
       ).pipe(retry)
 
-    // A blob with staged blocks only (an interrupted upload). Azurite deletes
-    // it like any blob; where Delete Blob finds no blob (404), a create-only
-    // empty Put Blob discards the staged blocks, and that blob is deleted.
-    const discardBlocks = (key: string) => {
+    // Delete a blob, or the staged blocks of an interrupted upload: Azurite
+    // deletes those like any blob; where Delete Blob finds no blob (404), a
+    // create-only empty Put Blob discards the staged blocks, and that blob is
+    // deleted.
+    const removeBlob = (key: string) => {
       const viaEmptyBlob = call((abortSignal) =>
         blob(key).upload(new Uint8Array(0), 0, { conditions: IF_ABSENT, abortSignal })
       ).pipe(
@@ -267,18 +268,15 @@ export const makeAzureRepository = (
       )
     }
 
+    // One listing that includes the blobs of interrupted uploads; each goes
+    // the same way, committed or not.
     const removePrefix = (prefix: string) =>
-      Effect.gen(function* () {
-        const committed = yield* listing(prefix, false)
-        const all = yield* listing(prefix, true)
-        const names = new Set(committed.map((o) => o.key))
-        yield* removeEach(committed, remove)
-        yield* Effect.forEach(
-          all.filter((o) => !names.has(o.key)),
-          (o) => discardBlocks(o.key),
-          { concurrency: 8, discard: true }
-        )
-      })
+      Effect.flatMap(listing(prefix, true), (objects) =>
+        Effect.forEach(objects, (o) => removeBlob(o.key), {
+          concurrency: SERVER_SIDE_CONCURRENCY,
+          discard: true
+        })
+      )
 
     const repository: RepositoryShape = {
       kind: "azure",
