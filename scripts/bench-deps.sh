@@ -11,14 +11,5 @@ command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 [[ -x /usr/bin/time ]] || packages+=(time)
 command -v rclone >/dev/null 2>&1 || packages+=(rclone)
 [[ -x /usr/bin/aws ]] || packages+=(awscli)
-if ((${#packages[@]} > 0)); then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "bench-deps: installing ${packages[*]} with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
-  else
-    echo "bench-deps: ${packages[*]} missing; install them (Debian: apt-get install ${packages[*]})" >&2
-    exit 1
-  fi
-fi
+bash "$root/scripts/apt-install.sh" bench-deps "${packages[@]}"
 bash "$root/scripts/servers/install.sh"

@@ -19,13 +19,8 @@ if ((${#missing[@]} > 0)); then
       *) packages+=("$tool") ;;
     esac
   done
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "test-deps: installing ${packages[*]} with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
-  else
-    echo "test-deps: ${packages[*]} missing and cannot be installed here; those tests will be skipped" >&2
-  fi
+  bash "$root/scripts/apt-install.sh" test-deps "${packages[@]}" ||
+    echo "test-deps: the tests that need them will be skipped" >&2
 fi
 
 bash "$root/scripts/fetch-test-vectors.sh"
