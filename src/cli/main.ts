@@ -21,9 +21,10 @@ export const VERSION = "0.1.0"
 
 const relpub = Command.make("relpub").pipe(
   Command.withDescription(
-    "Publish verified releases into artifact repositories, all or nothing. Exit codes: 0 ok, 2 usage, " +
-      "30 verification, 31 validation, 32 version exists, 33 metadata, 34 signatures, 35 encryption, " +
-      "36 repository, 37 rolled back, 38 policy rule, 39 unexpected (docs/exit-codes.md)."
+    "Publish verified releases into artifact repositories, all or nothing. " +
+      "Exit codes: 0 ok, 2 usage, 30 verification, 31 validation, 32 version exists, " +
+      "33 metadata, 34 signatures, 35 encryption, 36 repository, 37 rolled back, 38 policy " +
+      "rule, 39 unexpected (docs/exit-codes.md)."
   ),
   Command.withSubcommands([
     publishCommand,

@@ -56,7 +56,8 @@ export const buildReport = (
       exit_code: ExitCode.Success,
       summary: dry
         ? `dry run: ${ctx.request.version} would be published (${files.length} files)`
-        : `published ${ctx.request.version}: ${files.length} files, release sha256 ${o.record?.sha256}`
+        : `published ${ctx.request.version}: ${files.length} files, release sha256 ` +
+          `${o.record?.sha256}`
     }
   }
   const failure = Cause.failureOption(exit.cause)

@@ -26,7 +26,8 @@ export const repositoryOptions = {
   verbose: verboseOption,
   repository: Options.text("repository").pipe(
     Options.withDescription(
-      `Repository: a directory or file:// URL (default ${DEFAULT_REPOSITORY}), s3://bucket/prefix, ` +
+      `Repository: a directory or file:// URL (default ${DEFAULT_REPOSITORY}), ` +
+        `s3://bucket/prefix, ` +
         "gs://bucket/prefix, az://account/container/prefix, or an Azure connection string"
     ),
     Options.optional

@@ -63,7 +63,10 @@ export const describePathProblem = (problem: PathProblem): string => {
     case "empty-segment":
       return "path contains an empty segment ('//' or a trailing '/')"
     case "too-long":
-      return `path is longer than ${MAX_PATH_BYTES} bytes or has a segment over ${MAX_SEGMENT_BYTES}`
+      return (
+        `path is longer than ${MAX_PATH_BYTES} bytes or has a segment over ` +
+        `${MAX_SEGMENT_BYTES}`
+      )
     case "reserved":
       return "path is reserved for relpub's release record"
   }

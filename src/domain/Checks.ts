@@ -208,7 +208,8 @@ const signatureChecks = (policy: Policy, facts: ReleaseFacts): Array<Violation> 
           34,
           "policy",
           undefined,
-          "signatures are required but the release has no .sig, .asc, .minisig or .sigstore.json file"
+          "signatures are required but the release has no .sig, .asc, .minisig or " +
+            ".sigstore.json file"
         )
       )
     } else {
@@ -236,7 +237,8 @@ const signatureChecks = (policy: Policy, facts: ReleaseFacts): Array<Violation> 
             30,
             "policy",
             undefined,
-            "signatures are required but no trusted keys were given (--trusted-keys), so none can be verified"
+            "signatures are required but no trusted keys were given (--trusted-keys), so none " +
+              "can be verified"
           )
         )
       }
@@ -325,7 +327,8 @@ const ruleChecks = (policy: Policy, facts: ReleaseFacts): Array<Violation> => {
         38,
         "policy",
         undefined,
-        `the release has ${total} bytes; the policy's max_release_bytes is ${policy.maxReleaseBytes}`
+        `the release has ${total} bytes; the policy's max_release_bytes is ` +
+          `${policy.maxReleaseBytes}`
       )
     )
   }

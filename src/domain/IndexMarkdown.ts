@@ -19,7 +19,8 @@ export const renderIndexMarkdown = (index: RepositoryIndex): string => {
     indexMarkdownMarker(index.serial),
     "# Release index",
     "",
-    `${index.total_releases} release${index.total_releases === 1 ? "" : "s"}, last updated ${index.last_updated ?? "never"}.`,
+    `${index.total_releases} release${index.total_releases === 1 ? "" : "s"}, last updated ` +
+      `${index.last_updated ?? "never"}.`,
     ""
   ]
   if (index.releases.length > 0) {
@@ -30,7 +31,8 @@ export const renderIndexMarkdown = (index: RepositoryIndex): string => {
     for (const r of index.releases) {
       const version = cell(r.version) + (r.yanked === undefined ? "" : " (yanked)")
       lines.push(
-        `| ${version} | ${cell(r.timestamp)} | ${r.artifacts.length} | ${megabytes(r.size_bytes)} | ` +
+        `| ${version} | ${cell(r.timestamp)} | ${r.artifacts.length} | ` +
+          `${megabytes(r.size_bytes)} | ` +
           `${r.signed ? "yes" : "no"} | \`${r.sha256}\` |`
       )
     }

@@ -81,7 +81,9 @@ const checkEntries = (
   for (const group of collisions(seen)) {
     problems.push({
       where: source,
-      message: `paths collide after Unicode normalisation or case folding: ${group.map((p) => JSON.stringify(p)).join(", ")}`
+      message:
+        `paths collide after Unicode normalisation or case folding: ` +
+        `${group.map((p) => JSON.stringify(p)).join(", ")}`
     })
   }
   return problems

@@ -27,7 +27,9 @@ export const sbomId = (text: string): string | undefined => {
   return str(doc["serialNumber"]) ?? str(doc["documentNamespace"]) ?? str(doc["SPDXID"])
 }
 
-/** The in-toto statement inside plain JSON, a DSSE envelope, or the first line of a JSON Lines file. */
+/**
+ * The in-toto statement inside plain JSON, a DSSE envelope, or the first line of a JSON Lines file.
+ */
 export const provenanceStatement = (text: string): Record<string, unknown> | undefined => {
   const first =
     text

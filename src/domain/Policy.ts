@@ -98,7 +98,10 @@ export const defaultPolicy = (mode: PolicyMode = "strict"): Policy => ({
   forbiddenExtensions: []
 })
 
-/** Merge a policy file with the command line: `--policy` wins; requirement flags can only add requirements. */
+/**
+ * Merge a policy file with the command line: `--policy` wins; requirement flags can only add
+ * requirements.
+ */
 export const resolvePolicy = (
   file: PolicyFile | undefined,
   flags: {

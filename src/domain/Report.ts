@@ -53,13 +53,17 @@ export const violationJson = (v: Violation): typeof ViolationJson.Type => ({
 
 const yesNo = (b: boolean) => (b ? "yes" : "no")
 
+const auditState = (r: PublicationReport) =>
+  !r.audit_log_created ? "no" : r.audit_log_signed ? "written, signed" : "written, unsigned"
+
 /** The text report: what a person reads in a CI log. */
 export const renderTextReport = (r: PublicationReport): string => {
   const lines = [
     `relpub publication report`,
     `  version             ${r.version}`,
     `  status              ${r.status}`,
-    `  exit code           ${r.exit_code} (${exitCodeMeaning[r.exit_code as ExitCode] ?? "unknown"})`,
+    `  exit code           ${r.exit_code} ` +
+      `(${exitCodeMeaning[r.exit_code as ExitCode] ?? "unknown"})`,
     `  timestamp           ${r.timestamp}`,
     `  repository          ${r.repository_type} ${r.repository_location}`,
     `  policy              ${r.policy_mode}`,
@@ -70,7 +74,7 @@ export const renderTextReport = (r: PublicationReport): string => {
     `  artifacts           ${r.artifacts_published.length} (${r.total_size_bytes} bytes)`,
     `  release sha256      ${r.release_sha256 ?? "-"}`,
     `  index updated       ${yesNo(r.index_updated)}`,
-    `  audit record        ${r.audit_log_created ? (r.audit_log_signed ? "written, signed" : "written, unsigned") : "no"}`,
+    `  audit record        ${auditState(r)}`,
     `  duration            ${r.publication_duration_seconds.toFixed(3)} s`
   ]
   if (r.errors.length > 0) lines.push("errors:", ...r.errors.map((e) => `  - ${e}`))

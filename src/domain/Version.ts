@@ -13,7 +13,8 @@ export const Version = Schema.String.pipe(
   Schema.filter((s) => {
     if (s.length === 0 || s.length > MAX_LENGTH) return `must be 1 to ${MAX_LENGTH} characters`
     const bare = s.startsWith("v") ? s.slice(1) : s
-    // semver.parse tolerates "=1.2.3", "v" and spaces; only the canonical text, build metadata included, passes.
+    // semver.parse tolerates "=1.2.3", "v" and spaces; only the canonical text, build metadata
+    // included, passes.
     const parsed = semver.parse(bare)
     const canonical =
       parsed === null

@@ -111,7 +111,8 @@ const checkDestination = (to: string) =>
         : Effect.fail(new UsageError({ message: `--to ${to}: exists and is not empty` }))
   )
 
-// The highest missing ancestor of `dir`, which `mkdir -p` would create (undefined when `dir` exists).
+// The highest missing ancestor of `dir`, which `mkdir -p` would create (undefined when `dir`
+// exists).
 const firstMissing = async (dir: string): Promise<string | undefined> => {
   let missing: string | undefined
   for (let d = dir; ; d = nodePath.dirname(d)) {
@@ -150,7 +151,10 @@ const stagingBeside = (to: string) =>
       })
   )
 
-/** Moves the verified files into place: one rename when `to` is absent, else entry by entry into the empty `to`. */
+/**
+ * Moves the verified files into place: one rename when `to` is absent, else entry by entry into the
+ * empty `to`.
+ */
 const moveInto = (staged: string, to: string) =>
   Effect.tryPromise({
     try: async () => {
@@ -207,7 +211,8 @@ export const fetchRelease = (request: FetchRequest) =>
     if (unsafe.length > 0) return yield* reject(recordKey, "unsafe-path", unsafe.join("; "))
     const hashProblem = releaseHashProblem(record)
     if (hashProblem !== undefined) return yield* reject(recordKey, "digest-mismatch", hashProblem)
-    // Without --allow-yanked an unreadable index fails the fetch: it cannot tell whether the version was yanked.
+    // Without --allow-yanked an unreadable index fails the fetch: it cannot tell whether the
+    // version was yanked.
     const yanked = Option.getOrNull(
       request.allowYanked === true
         ? yield* Effect.orElseSucceed(yankMarkOf(repo, version), () => Option.none())

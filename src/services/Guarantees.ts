@@ -24,7 +24,9 @@ export class Verdict extends Data.TaggedError("Verdict")<{ readonly message: str
 
 const verdict = (message: string) => Effect.fail(new Verdict({ message }))
 
-/** Of a create-only write expected to lose: a refusal is fine; any other failure is not a verdict. */
+/**
+ * Of a create-only write expected to lose: a refusal is fine; any other failure is not a verdict.
+ */
 const lost = <A>(attempt: Either.Either<A, StorageError | AlreadyExists>) =>
   Either.isLeft(attempt) && !(attempt.left instanceof AlreadyExists)
     ? Effect.fail(attempt.left)
@@ -169,7 +171,9 @@ export const ensureSafeBackend = (allowUnsafe: boolean) =>
                 new StorageError({
                   operation: "probe",
                   key: prefix,
-                  detail: `could not probe the backend's guarantees (${probe.name}): ${e._tag === "StorageError" ? e.detail : `${e._tag} ${e.key}`}`,
+                  detail:
+                    `could not probe the backend's guarantees (${probe.name}): ` +
+                    `${e._tag === "StorageError" ? e.detail : `${e._tag} ${e.key}`}`,
                   retryable: false
                 })
             )

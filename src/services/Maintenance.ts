@@ -151,7 +151,8 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
       if (absent.length > 0) {
         yield* Effect.logWarning(
           `${Keys.releaseRecord(version)} lists files that are missing or of another size ` +
-            `(${absent.slice(0, 5).join(", ")}${absent.length > 5 ? ", ..." : ""}); left out of the index`
+            `(${absent.slice(0, 5).join(", ")}${absent.length > 5 ? ", ..." : ""}); left out of ` +
+            `the index`
         )
         incomplete.push(version)
         continue
@@ -198,7 +199,8 @@ export const repair = (options: { readonly force?: boolean } = {}) =>
     if (rolled.length + cleaned.length > 0) {
       const txid = yield* runtime.newId
       auditKey = Keys.repairAuditRecord(txid)
-      const details = `rolled back: ${rolled.join(", ") || "-"}; cleaned: ${cleaned.join(", ") || "-"}`
+      const rolledBack = rolled.join(", ") || "-"
+      const details = `rolled back: ${rolledBack}; cleaned: ${cleaned.join(", ") || "-"}`
       yield* recordInIndex(
         undefined,
         (previous, sequence, now) =>

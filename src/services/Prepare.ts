@@ -295,7 +295,8 @@ export const prepareRelease = (
       })
     }
     const build = buildContext(request.env, request)
-    const provenanceFile = `${safeName(request.name ?? defaultName(dir, build.source?.uri))}.intoto.jsonl`
+    const baseName = safeName(request.name ?? defaultName(dir, build.source?.uri))
+    const provenanceFile = `${baseName}.intoto.jsonl`
     const sbomInPlace = sbom !== undefined && sbom.source === nodePath.join(dir, sbom.name)
     const digests = new Map<string, Digest>(
       release.files.map((f) => [f.path, release.digests.get(f.path)!])
@@ -329,7 +330,8 @@ export const prepareRelease = (
 
     if (sbom !== undefined && !sbomInPlace) yield* write(sbom.name, sbom.bytes)
 
-    // in-toto Statement v1 whose subjects are the artifacts (in-toto attestation spec, statement.md).
+    // in-toto Statement v1 whose subjects are the artifacts (in-toto attestation spec,
+    // statement.md).
     const subjects = Arr.map(artifacts, (name) => ({ name, sha256: digests.get(name)!.sha256 }))
     const statement = makeStatement({
       subjects,
@@ -383,7 +385,8 @@ export const prepareRelease = (
     } satisfies PrepareOutcome
   }).pipe(Effect.withSpan("Prepare.prepareRelease"))
 
-// Stale manifests would describe the old files; --force removes them (and signatures over them) first.
+// Stale manifests would describe the old files; --force removes them (and signatures over them)
+// first.
 const removeManifests = (dir: string) =>
   Effect.tryPromise({
     try: async () => {

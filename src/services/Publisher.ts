@@ -147,7 +147,9 @@ export const inspect = (request: PublishRequest) =>
     const version = parseVersion(request.version)
     if (version._tag === "Left") {
       return yield* new UsageError({
-        message: `--version ${JSON.stringify(request.version)}: not a semantic version (e.g. 1.4.0 or v1.4.0)`
+        message:
+          `--version ${JSON.stringify(request.version)}: not a semantic version (e.g. ` +
+          `1.4.0 or v1.4.0)`
       })
     }
     const reader = yield* ReleaseReader
@@ -225,7 +227,9 @@ const stageAndPromote = (repo: RepositoryShape, tx: Transaction, release: Releas
               : Effect.fail(
                   new RolledBack({
                     step: "stage",
-                    detail: `${f.path} changed after it was verified (SHA-256 ${sent.sha256}, verified ${verified.sha256})`
+                    detail:
+                      `${f.path} changed after it was verified (SHA-256 ${sent.sha256}, ` +
+                      `verified ${verified.sha256})`
                   })
                 )
           })
@@ -245,7 +249,10 @@ const stageAndPromote = (repo: RepositoryShape, tx: Transaction, release: Releas
     yield* step("verify-promoted", checkObjects(repo, tx.releasePrefix, files, "verify-promoted"))
   })
 
-/** Steps 4 and 6: the backend must hold exactly the verified files, with their sizes (and hashes, if it knows them). */
+/**
+ * Steps 4 and 6: the backend must hold exactly the verified files, with their sizes (and hashes, if
+ * it knows them).
+ */
 const checkObjects = (
   repo: RepositoryShape,
   prefix: string,
@@ -544,7 +551,8 @@ const rollBackOwn = (repo: RepositoryShape, tx: Transaction) =>
   Effect.gen(function* () {
     if (tx.outcomeUnknown) {
       return yield* Effect.logWarning(
-        `left ${tx.version} (transaction ${tx.txid}) to relpub repair: its release record may still land`
+        `left ${tx.version} (transaction ${tx.txid}) to relpub repair: its release record may ` +
+          `still land`
       )
     }
     const current = yield* repo.head(tx.claimKey)

@@ -257,7 +257,8 @@ const checkRelease = (
               Keys.releasePrefix(version),
               "contents",
               "unlisted",
-              `${objects.length} objects but no release record: an interrupted publish (relpub repair removes it)`
+              `${objects.length} objects but no release record: an interrupted publish (relpub ` +
+                `repair removes it)`
             )
       )
       return {
@@ -375,7 +376,9 @@ const checkArtifact = (
         : pass(key, "artifact", `SHA-256 ${sha256}, ${size} bytes`)
   })
 
-/** The bytes an index signature covers: RFC 8785 canonical JSON of the index without `signatures`. */
+/**
+ * The bytes an index signature covers: RFC 8785 canonical JSON of the index without `signatures`.
+ */
 export const indexSignedBytes = (raw: Record<string, unknown>): Uint8Array => {
   const { signatures: _signatures, ...rest } = raw
   return new TextEncoder().encode(canonicalize(rest))
@@ -536,7 +539,8 @@ const checkIndexEntries = (
           Keys.releaseRecord(r.version),
           "index-entry",
           "not-indexed",
-          `${r.version} has a release record but is not in index.json (rolled back index, or a publish to finish ` +
+          `${r.version} has a release record but is not in index.json (rolled back index, or a ` +
+            `publish to finish ` +
             "with relpub repair)"
         )
       )
@@ -615,7 +619,8 @@ const walkAuditChain = (
             key,
             "audit-chain",
             "digest-mismatch",
-            `${key} has SHA-256 ${sha256}, the chain expects ${pointer.sha256} (altered or replaced)`
+            `${key} has SHA-256 ${sha256}, the chain expects ${pointer.sha256} (altered or ` +
+              `replaced)`
           )
         )
       }
@@ -691,7 +696,8 @@ const checkYankMarks = (
             subject,
             "index-entry",
             "entry-mismatch",
-            `${entry.version} is marked yanked (${mark.at}) but no yank record on the audit chain says so`
+            `${entry.version} is marked yanked (${mark.at}) but no yank record on the audit ` +
+              `chain says so`
           )
         )
       }
@@ -704,7 +710,8 @@ const checkYankMarks = (
             subject,
             "index-entry",
             "entry-mismatch",
-            `${entry.version} is marked yanked (${mark.at}) but its latest record ${latest.key} un-yanked it`
+            `${entry.version} is marked yanked (${mark.at}) but its latest record ${latest.key} ` +
+              `un-yanked it`
           )
         )
       }
@@ -716,14 +723,16 @@ const checkYankMarks = (
             subject,
             "index-entry",
             "entry-mismatch",
-            `${latest.key} yanked ${entry.version} at ${latest.timestamp}, but index.json does not mark it yanked`
+            `${latest.key} yanked ${entry.version} at ${latest.timestamp}, but index.json does ` +
+              `not mark it yanked`
           )
         : mark.at !== latest.timestamp || mark.reason !== latest.reason
           ? fail(
               subject,
               "index-entry",
               "entry-mismatch",
-              `the yanked mark (${mark.at}, ${JSON.stringify(mark.reason)}) differs from ${latest.key} ` +
+              `the yanked mark (${mark.at}, ${JSON.stringify(mark.reason)}) differs from ` +
+                `${latest.key} ` +
                 `(${latest.timestamp}, ${JSON.stringify(latest.reason ?? null)})`
             )
           : pass(subject, "index-entry", `yanked at ${mark.at}, as ${latest.key} records`)
@@ -756,14 +765,16 @@ const checkUnchained = (
               Keys.index,
               "freshness",
               "rolled-back",
-              `${key} (sequence ${record.sequence}) is newer than the index's audit head (sequence ${headSequence}): ` +
+              `${key} (sequence ${record.sequence}) is newer than the index's audit head ` +
+                `(sequence ${headSequence}): ` +
                 "index.json was rolled back"
             )
           : fail(
               key,
               "audit-chain",
               "outside-chain",
-              `${key} is not on the chain from the index's audit head (a removed, reordered or replaced link)`
+              `${key} is not on the chain from the index's audit head (a removed, reordered or ` +
+                `replaced link)`
             )
       )
     }
@@ -800,7 +811,8 @@ const checkAgainstSeen = (
       subject,
       "freshness",
       "rolled-back",
-      `audit head sequence ${head?.sequence ?? 0} is older than sequence ${seenHead.sequence} seen before`
+      `audit head sequence ${head?.sequence ?? 0} is older than sequence ${seenHead.sequence} ` +
+        `seen before`
     )
   }
   const before = seenHead === null ? undefined : chain.find((l) => l.sequence === seenHead.sequence)
@@ -813,7 +825,8 @@ const checkAgainstSeen = (
       subject,
       "freshness",
       "forked",
-      `the audit record with sequence ${seenHead.sequence} is not the one seen before (history rewritten)`
+      `the audit record with sequence ${seenHead.sequence} is not the one seen before (history ` +
+        `rewritten)`
     )
   }
   return pass(
@@ -870,7 +883,8 @@ export const verifyRepository = (options: {
           "missing",
           releases.length > 0 || auditObjects.length > 0
             ? "index.json is missing, but releases or audit records exist"
-            : `no index.json at ${repo.location}: nothing published there, or not a relpub repository`
+            : `no index.json at ${repo.location}: nothing published there, or not a relpub ` +
+                `repository`
         )
       )
     }

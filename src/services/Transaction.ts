@@ -111,7 +111,8 @@ const takeOverStale = (repo: RepositoryShape, version: string, claimKey: string)
     const stale = Either.isRight(claim) ? yield* isStale(claim.right) : false
     if (!stale) {
       const who = Either.isRight(claim)
-        ? `claimed by ${claim.right.host} pid ${claim.right.pid} until ${claim.right.lease_expires_at}`
+        ? `claimed by ${claim.right.host} pid ${claim.right.pid} until ` +
+          `${claim.right.lease_expires_at}`
         : `${claimKey} exists`
       return yield* new VersionExists({ version, reason: "claimed", detail: who })
     }
@@ -210,7 +211,8 @@ export const claim = (version: string, leaseMillis: number) =>
       .pipe(Effect.tapError(() => repo.remove(claimKey, created.etag).pipe(Effect.ignore)))
     if (leftovers.length > 0) {
       yield* Effect.logWarning(
-        `removing ${leftovers.length} leftover objects under ${tx.releasePrefix} (no release record)`
+        `removing ${leftovers.length} leftover objects under ${tx.releasePrefix} (no release ` +
+          `record)`
       )
       tx.touchedRelease = true
       yield* repo.removePrefix(tx.releasePrefix)

@@ -310,7 +310,8 @@ const signatureFindings = (ctx: Inputs) =>
           ".",
           "signature",
           "unsigned",
-          "signatures are required but the release has no .sig, .asc, .minisig or .sigstore.json file"
+          "signatures are required but the release has no .sig, .asc, .minisig or " +
+            ".sigstore.json file"
         )
       )
     } else if (required) {
@@ -323,7 +324,8 @@ const signatureFindings = (ctx: Inputs) =>
             f.path,
             "signature",
             "unsigned",
-            `${f.path}: no valid signature covers it (detached, or over ${MANIFEST_JSON} / ${SHA256SUMS})`
+            `${f.path}: no valid signature covers it (detached, or over ${MANIFEST_JSON} / ` +
+              `${SHA256SUMS})`
           )
         )
       }

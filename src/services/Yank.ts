@@ -66,7 +66,9 @@ export const yankMarkOf = (repo: RepositoryShape, version: string) =>
 
 const withoutMark = ({ yanked: _yanked, ...entry }: IndexEntry): IndexEntry => entry
 
-/** The version has a release record but no index entry: a publish that died before its index update. */
+/**
+ * The version has a release record but no index entry: a publish that died before its index update.
+ */
 const committedSpelling = (repo: RepositoryShape, version: string) =>
   Effect.map(
     Effect.forEach(versionSpellings(version), (v) =>
@@ -124,7 +126,8 @@ export const yank = (request: YankRequest) =>
               operation: "read",
               key: Keys.index,
               detail:
-                `${committed} is committed but not in index.json (a publish that did not finish); ` +
+                `${committed} is committed but not in index.json (a publish that did not ` +
+                `finish); ` +
                 `run relpub repair, then ${event} it`,
               retryable: false
             })

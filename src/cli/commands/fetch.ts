@@ -54,15 +54,17 @@ const handler = (args: FetchArgs) =>
     })
     if (outcome.yanked !== null) {
       yield* Console.error(
-        `relpub: warning: ${outcome.version} was yanked at ${outcome.yanked.at} (${outcome.yanked.reason})`
+        `relpub: warning: ${outcome.version} was yanked at ${outcome.yanked.at} ` +
+          `(${outcome.yanked.reason})`
       )
     }
     if (args.json) return yield* Console.log(JSON.stringify(outcome, null, 2))
     yield* Console.log(
       [
         ...outcome.files.map((f) => `${f.sha256}  ${f.path}`),
-        `fetched ${outcome.version} into ${outcome.to}: ${outcome.files.length} files, ${outcome.size_bytes} bytes, ` +
-          `release hash ${outcome.sha256}; release.json: ${outcome.signature}`
+        `fetched ${outcome.version} into ${outcome.to}: ${outcome.files.length} files, ` +
+          `${outcome.size_bytes} bytes, release hash ${outcome.sha256}; ` +
+          `release.json: ${outcome.signature}`
       ].join("\n")
     )
   }).pipe(
@@ -84,8 +86,8 @@ const handler = (args: FetchArgs) =>
  */
 export const fetchCommand = Command.make("fetch", fetchOptions, handler).pipe(
   Command.withDescription(
-    "Download a published release and verify it (signed release record, SHA-256 and size of every file) " +
-      "before anything is written to --to. A yanked version is refused unless --allow-yanked. " +
-      "Exit 30 verification failed, 33 not published or yanked, 36 storage"
+    "Download a published release and verify it (signed release record, SHA-256 and size " +
+      "of every file) before anything is written to --to. A yanked version is refused unless " +
+      "--allow-yanked. Exit 30 verification failed, 33 not published or yanked, 36 storage"
   )
 )

@@ -49,7 +49,8 @@ export const repairCommand = Command.make(
           `still running: ${list(report.liveClaims)}`,
           ...(report.incomplete.length > 0
             ? [
-                `incomplete:    ${list(report.incomplete)} (records whose files are missing; not indexed)`
+                `incomplete:    ${list(report.incomplete)} (records whose files are missing; ` +
+                  `not indexed)`
               ]
             : []),
           report.auditKey === undefined ? "nothing to record" : `audit record:  ${report.auditKey}`

@@ -77,7 +77,8 @@ const render = (o: PrepareOutcome): string => {
   const lines = [
     `prepared ${o.dir}: ${o.files.length} files listed in manifest.json and SHA256SUMS`,
     `provenance ${p.file}: ${p.subjects} subjects, builder ${p.build.builderId} (${p.build.ci}), ` +
-      `invocation ${p.build.invocationId}, ${p.signed ? "DSSE-signed" : "UNSIGNED (no --signing-key)"}`,
+      `invocation ${p.build.invocationId}, ` +
+      `${p.signed ? "DSSE-signed" : "UNSIGNED (no --signing-key)"}`,
     o.signingKey === undefined
       ? "not signed: give --signing-key to write SHA256SUMS.sig"
       : `signed with ${o.signingKey.algorithm} key ${o.signingKey.id}`,
@@ -117,6 +118,7 @@ const handler = (args: PrepareArgs) =>
  */
 export const prepareCommand = Command.make("prepare", prepareOptions, handler).pipe(
   Command.withDescription(
-    "Write manifest.json, SHA256SUMS, a DSSE-signed SLSA provenance statement and signatures for a release directory"
+    "Write manifest.json, SHA256SUMS, a DSSE-signed SLSA provenance statement and signatures " +
+      "for a release directory"
   )
 )

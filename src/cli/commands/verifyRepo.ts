@@ -13,7 +13,8 @@ const verifyRepoOptions = {
   ),
   state: Options.file("state").pipe(
     Options.withDescription(
-      "File remembering the newest index seen per repository: an older one is reported as rolled back"
+      "File remembering the newest index seen per repository: an older one is reported as " +
+        "rolled back"
     ),
     Options.optional
   ),
@@ -43,13 +44,13 @@ export const renderRepoFindings = (findings: ReadonlyArray<RepoFinding>): string
 
 const summary = (report: RepoReport): string => {
   const counts =
-    `${report.releases} releases, ${report.artifacts} artifacts, ${report.audit_records} audit records, ` +
-    `index serial ${report.index?.serial ?? "-"}`
+    `${report.releases} releases, ${report.artifacts} artifacts, ` +
+    `${report.audit_records} audit records, index serial ${report.index?.serial ?? "-"}`
   const failures = report.findings.filter((f) => !f.ok).length
   return report.passed
     ? `verify-repo passed: ${report.repository} (${counts})`
-    : `verify-repo failed, exit 30: ${failures} ${failures === 1 ? "problem" : "problems"} in ${report.repository} ` +
-        `(${counts})`
+    : `verify-repo failed, exit 30: ${failures} ${failures === 1 ? "problem" : "problems"} in ` +
+        `${report.repository} (${counts})`
 }
 
 const handler = (args: VerifyRepoArgs) =>
@@ -63,8 +64,8 @@ const handler = (args: VerifyRepoArgs) =>
     if (keys.raw.length === 0) {
       return yield* new UsageError({
         message:
-          `--trusted-keys ${args.trustedKeys} holds no PEM public key (repositories are signed with ` +
-          "Ed25519, ECDSA P-256 or RSA keys)"
+          `--trusted-keys ${args.trustedKeys} holds no PEM public key (repositories are signed ` +
+          "with Ed25519, ECDSA P-256 or RSA keys)"
       })
     }
     const repo = yield* Repository
@@ -108,7 +109,8 @@ const handler = (args: VerifyRepoArgs) =>
  */
 export const verifyRepoCommand = Command.make("verify-repo", verifyRepoOptions, handler).pipe(
   Command.withDescription(
-    "Verify a whole repository: release records and their signatures, every artifact's SHA-256 and size, " +
-      "the signed index (expiry, rollback) and the audit hash chain. Exit 0 ok, 30 integrity, 36 storage"
+    "Verify a whole repository: release records and their signatures, every artifact's " +
+      "SHA-256 and size, the signed index (expiry, rollback) and the audit hash chain. " +
+      "Exit 0 ok, 30 integrity, 36 storage"
   )
 )

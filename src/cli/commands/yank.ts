@@ -37,7 +37,10 @@ const describe = (o: YankOutcome): string => {
     case "unyanked":
       return `un-yanked ${o.version} (audit record ${o.audit_record})`
     case "already-yanked":
-      return `${o.version} is already yanked (since ${o.yanked?.at}: ${o.yanked?.reason}); nothing changed`
+      return (
+        `${o.version} is already yanked (since ${o.yanked?.at}: ${o.yanked?.reason}); ` +
+        `nothing changed`
+      )
     case "not-yanked":
       return `${o.version} is not yanked; nothing changed`
   }
@@ -69,8 +72,9 @@ const handler = (args: YankArgs) =>
  */
 export const yankCommand = Command.make("yank", yankOptions, handler).pipe(
   Command.withDescription(
-    "Mark a published version yanked (its files are kept; fetch refuses it without --allow-yanked), " +
-      "recorded in the index and a signed audit record; --undo un-yanks. Exit 0 ok or already so, " +
-      "2 usage (or a signed index without --signing-key), 33 not published, 36 storage"
+    "Mark a published version yanked (its files are kept; fetch refuses it without " +
+      "--allow-yanked), recorded in the index and a signed audit record; --undo un-yanks. " +
+      "Exit 0 ok or already so, 2 usage (or a signed index without --signing-key), 33 not " +
+      "published, 36 storage"
   )
 )

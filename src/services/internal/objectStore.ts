@@ -21,7 +21,10 @@ export const UPLOAD_CONCURRENCY = 2
  * their SHA-256); larger ones in a multipart upload.
  */
 export const SINGLE_PUT_BYTES = 64 * 1024 * 1024
-/** S3 multipart part size for a file of `size` bytes: 16 MiB, more for files over 160 GiB (10,000 parts at most). */
+/**
+ * S3 multipart part size for a file of `size` bytes: 16 MiB, more for files over 160 GiB (10,000
+ * parts at most).
+ */
 export const partBytesFor = (size: number): number =>
   Math.max(16 * 1024 * 1024, Math.ceil(size / 10_000 / (1024 * 1024)) * 1024 * 1024)
 /** Server-side copies and deletes in flight. */
