@@ -6,32 +6,21 @@ import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
 import { describeResult, runCli, runProcess, scopedTempDir } from "../support/cli.ts"
+import { CYCLONEDX_SBOM, putFile } from "../support/release.ts"
 
 const readJson = (file: string): any => JSON.parse(fs.readFileSync(file, "utf8"))
 
-const CYCLONEDX = {
-  bomFormat: "CycloneDX",
-  specVersion: "1.6",
-  serialNumber: "urn:uuid:5b7a0d35-4d3b-4c2a-9d7e-2f0c1e8a9b10",
-  version: 1,
-  components: [{ type: "library", name: "zlib", version: "1.3.1" }]
-}
-
-const put = (file: string, content: string | Uint8Array) => {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  fs.writeFileSync(file, content)
-}
 
 /** A directory of artifacts, a key pair from `relpub keygen` and a trusted-keys dir with its public key. */
 const setup = Effect.gen(function*() {
   const root = yield* scopedTempDir("relpub-prepare-")
   const dir = path.join(root, "dist")
-  put(path.join(dir, "app-linux-amd64.tar.gz"), randomBytes(8192))
-  put(path.join(dir, "docs", "CHANGELOG.md"), "# 1.4.0\n")
-  put(path.join(root, "sbom.cdx.json"), JSON.stringify(CYCLONEDX))
+  putFile(path.join(dir, "app-linux-amd64.tar.gz"), randomBytes(8192))
+  putFile(path.join(dir, "docs", "CHANGELOG.md"), "# 1.4.0\n")
+  putFile(path.join(root, "sbom.cdx.json"), JSON.stringify(CYCLONEDX_SBOM))
   const keygen = yield* runCli(["keygen", "--out", path.join(root, "release")])
   assert.strictEqual(keygen.code, 0, describeResult(keygen))
-  put(path.join(root, "keys", "release.pub"), fs.readFileSync(path.join(root, "release.pub")))
+  putFile(path.join(root, "keys", "release.pub"), fs.readFileSync(path.join(root, "release.pub")))
   const keyId = /key id ([0-9a-f]{64})/.exec(keygen.stdout)![1]!.slice(0, 16)
   return { root, dir, keys: path.join(root, "keys"), key: path.join(root, "release.key"), keyId }
 })
@@ -81,7 +70,7 @@ describe("relpub prepare and verify", () => {
         sbom_validated: true,
         slsa_validated: true,
         exit_code: 0,
-        sbom_id: CYCLONEDX.serialNumber
+        sbom_id: CYCLONEDX_SBOM.serialNumber
       })
       assert.strictEqual(result.provenance_hash,
         (yield* runProcess("sha256sum", [path.join(s.dir, "dist.intoto.jsonl")])).stdout.split(" ")[0])
@@ -92,7 +81,7 @@ describe("relpub prepare and verify", () => {
 
       // The pipeline: verify, then publish with the result it wrote.
       const validation = path.join(s.root, "validation.json")
-      put(validation, JSON.stringify({ passed: true }))
+      putFile(validation, JSON.stringify({ passed: true }))
       const published = yield* runCli(["publish", s.dir, "--version", "v1.4.0", "--repository",
         path.join(s.root, "repo"), "--verification-result", output, "--validation-result", validation])
       assert.strictEqual(published.code, 0, describeResult(published))
@@ -104,7 +93,7 @@ describe("relpub prepare and verify", () => {
       yield* prepare(s)
       const other = path.join(s.root, "other")
       const keygen = yield* runCli(["keygen", "--out", path.join(s.root, "other-key")])
-      put(path.join(other, "other.pub"), fs.readFileSync(path.join(s.root, "other-key.pub")))
+      putFile(path.join(other, "other.pub"), fs.readFileSync(path.join(s.root, "other-key.pub")))
       const otherId = /key id ([0-9a-f]{64})/.exec(keygen.stdout)![1]!.slice(0, 16)
       const r = yield* verify(s, ["--trusted-keys", other])
       assert.strictEqual(r.code, 30, describeResult(r))
@@ -153,7 +142,7 @@ describe("relpub prepare and verify", () => {
         assert.strictEqual(ok.code, 0, describeResult(ok))
         fs.rmSync(path.join(s.dir, "app.tar.gz.enc"))
       }
-      put(path.join(s.dir, "secrets.enc"), randomBytes(512))
+      putFile(path.join(s.dir, "secrets.enc"), randomBytes(512))
       yield* prepare(s, ["--force"])
       const r = yield* verify(s, ["--trusted-keys", s.keys])
       assert.strictEqual(r.code, 35, describeResult(r))
@@ -163,14 +152,14 @@ describe("relpub prepare and verify", () => {
   it.scoped("verify fails with 33 on an invalid CycloneDX SBOM, and prepare refuses one with 33", () =>
     Effect.gen(function*() {
       const s = yield* setup
-      const invalid = JSON.stringify({ ...CYCLONEDX, components: [{ type: "spaceship", name: "x" }] })
-      put(path.join(s.root, "bad", "sbom.cdx.json"), invalid)
+      const invalid = JSON.stringify({ ...CYCLONEDX_SBOM, components: [{ type: "spaceship", name: "x" }] })
+      putFile(path.join(s.root, "bad", "sbom.cdx.json"), invalid)
       const refused = yield* runCli(["prepare", s.dir, "--version", "v1.4.0", "--signing-key", s.key,
         "--sbom", path.join(s.root, "bad", "sbom.cdx.json")], { env: NO_CI })
       assert.strictEqual(refused.code, 33, describeResult(refused))
       assert.isFalse(fs.existsSync(path.join(s.dir, "manifest.json")))
 
-      put(path.join(s.dir, "sbom.cdx.json"), invalid)
+      putFile(path.join(s.dir, "sbom.cdx.json"), invalid)
       yield* prepare(s)
       const r = yield* verify(s, ["--trusted-keys", s.keys])
       assert.strictEqual(r.code, 33, describeResult(r))
@@ -184,7 +173,7 @@ describe("relpub prepare and verify", () => {
       const again = yield* runCli(["prepare", s.dir, "--version", "v1.4.0", "--signing-key", s.key], { env: NO_CI })
       assert.strictEqual(again.code, 2, describeResult(again))
       assert.include(again.stderr, "--force")
-      put(path.join(s.dir, "app-darwin-arm64.tar.gz"), randomBytes(100))
+      putFile(path.join(s.dir, "app-darwin-arm64.tar.gz"), randomBytes(100))
       yield* prepare(s, ["--force"])
       const listed = readJson(path.join(s.dir, "manifest.json")).files.map((f: any) => f.path)
       assert.include(listed, "app-darwin-arm64.tar.gz")
@@ -222,7 +211,7 @@ describe("relpub prepare and verify", () => {
       const s = yield* setup
       yield* prepare(s)
       const policy = path.join(s.root, "policy.json")
-      put(policy, JSON.stringify({ mode: "strict", require_signatures: true, trusted_keys: "keys" }))
+      putFile(policy, JSON.stringify({ mode: "strict", require_signatures: true, trusted_keys: "keys" }))
       const r = yield* runCli(["verify", s.dir, "--policy-file", policy], { cwd: "/" })
       assert.strictEqual(r.code, 0, describeResult(r))
     }))

@@ -85,3 +85,18 @@ export const snapshotTree = (dir: string): Record<string, string> => {
   walk(dir, "")
   return out
 }
+
+/** A small valid CycloneDX 1.6 SBOM, for releases that need one. */
+export const CYCLONEDX_SBOM = {
+  bomFormat: "CycloneDX",
+  specVersion: "1.6",
+  serialNumber: "urn:uuid:5b7a0d35-4d3b-4c2a-9d7e-2f0c1e8a9b10",
+  version: 1,
+  components: [{ type: "library", name: "zlib", version: "1.3.1" }]
+}
+
+/** Write `content` to `file`, creating its parent directories. */
+export const putFile = (file: string, content: string | Uint8Array): void => {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  fs.writeFileSync(file, content)
+}

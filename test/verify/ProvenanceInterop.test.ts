@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describeResult, ROOT, runCli, runProcess, scopedTempDir } from "../support/cli.ts"
+import { CYCLONEDX_SBOM, putFile } from "../support/release.ts"
 
 const PYTHON = path.join(ROOT, ".venv-servers", "bin", "python")
 const CHECKER = path.join(ROOT, "scripts", "check-provenance.py")
@@ -57,18 +58,6 @@ const GITLAB = {
   CI_JOB_ID: "99",
   CI_PIPELINE_ID: "98"
 }
-const CYCLONEDX = {
-  bomFormat: "CycloneDX",
-  specVersion: "1.6",
-  serialNumber: "urn:uuid:5b7a0d35-4d3b-4c2a-9d7e-2f0c1e8a9b10",
-  version: 1,
-  components: [{ type: "library", name: "zlib", version: "1.3.1" }]
-}
-
-const put = (file: string, content: string | Uint8Array) => {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  fs.writeFileSync(file, content)
-}
 
 /** A release directory of artifacts, prepared by `relpub prepare` with a `relpub keygen` key. */
 const prepared = (
@@ -83,9 +72,9 @@ const prepared = (
   Effect.gen(function*() {
     const root = yield* scopedTempDir("relpub-interop-")
     const dir = path.join(root, "dist")
-    put(path.join(dir, "app-linux-amd64.tar.gz"), randomBytes(4096))
-    put(path.join(dir, "docs", "CHANGELOG.md"), "# 1.4.0\n")
-    put(path.join(root, "bom.cdx.json"), JSON.stringify(CYCLONEDX))
+    putFile(path.join(dir, "app-linux-amd64.tar.gz"), randomBytes(4096))
+    putFile(path.join(dir, "docs", "CHANGELOG.md"), "# 1.4.0\n")
+    putFile(path.join(root, "bom.cdx.json"), JSON.stringify(CYCLONEDX_SBOM))
     const key = path.join(root, "release")
     const keygen = yield* runCli(["keygen", "--type", options.keyType ?? "ed25519", "--out", key])
     assert.strictEqual(keygen.code, 0, describeResult(keygen))
@@ -186,7 +175,7 @@ describe("provenance from relpub prepare, checked by the in-toto attestation bin
         const s = structuredClone(original)
         edit(s)
         const file = path.join(p.root, "broken.intoto.jsonl")
-        put(file, `${JSON.stringify(s)}\n`)
+        putFile(file, `${JSON.stringify(s)}\n`)
         const r = yield* check(file)
         assert.strictEqual(r.code, 1, `${what}: ${describeResult(r)}`)
         assert.match(r.stderr, /INVALID/, what)
@@ -201,7 +190,7 @@ describe("provenance from relpub prepare, checked by the in-toto attestation bin
       const s = statementOf(p.file)
       s.predicate.runDetails.builder.id = "https://evil.example.com/builder"
       envelope.payload = Buffer.from(JSON.stringify(s)).toString("base64")
-      put(p.file, `${JSON.stringify(envelope)}\n`)
+      putFile(p.file, `${JSON.stringify(envelope)}\n`)
       const unkeyed = yield* check(p.file)
       assert.strictEqual(unkeyed.code, 0, describeResult(unkeyed)) // well-formed, only the signature is wrong
       const r = yield* check(p.file, ["--public-key", p.publicKey])
@@ -215,7 +204,7 @@ describe("provenance from relpub prepare, checked by the in-toto attestation bin
       // resolved dependency with neither URI nor digest): exit 2, nothing written.
       const root = yield* scopedTempDir("relpub-interop-")
       const dir = path.join(root, "dist")
-      put(path.join(dir, "app.tar.gz"), randomBytes(64))
+      putFile(path.join(dir, "app.tar.gz"), randomBytes(64))
       for (const flag of ["--builder-id", "--source-repository"]) {
         const r = yield* runCli(["prepare", dir, "--version", "1.0.0", flag, ""], { env: NO_CI })
         assert.strictEqual(r.code, 2, describeResult(r))
