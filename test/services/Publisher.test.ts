@@ -491,16 +491,21 @@ describe("Publisher", () => {
       const leased = (fx: ReleaseFixture) => ({ ...request(fx, V), leaseMillis: LEASE })
       const claimOf = (store: MemoryStore) =>
         Schema.decodeUnknownSync(Schema.parseJson(Claim))(text(bytesAt(store, Keys.claim(V))!))
+      // A publish held in its first upload, until `f.gate` opens.
+      const uploadBlocked = Effect.gen(function*() {
+        const fx = yield* scopedRelease()
+        const store: MemoryStore = new Map()
+        const f = yield* fault("upload", { mode: "block" })
+        const fiber = yield* Effect.fork(
+          publish(leased(fx)).pipe(Effect.provide(into(store, { plan: plan(f) })))
+        )
+        yield* awaitReached(f, fiber)
+        return { store, f, fiber }
+      })
 
       it.scoped("renews the claim every third of the lease, and publishes", () =>
         Effect.gen(function*() {
-          const fx = yield* scopedRelease()
-          const store: MemoryStore = new Map()
-          const f = yield* fault("upload", { mode: "block" })
-          const fiber = yield* Effect.fork(
-            publish(leased(fx)).pipe(Effect.provide(into(store, { plan: plan(f) })))
-          )
-          yield* awaitReached(f, fiber)
+          const { store, f, fiber } = yield* uploadBlocked
           // Three minutes of uploading: three leases, nine renewals.
           for (let i = 0; i < 9; i++) yield* TestClock.adjust("20 seconds")
           const renewed = claimOf(store)
@@ -515,13 +520,7 @@ describe("Publisher", () => {
 
       it.scoped("stops with RolledBack (37) when its claim was taken over, and leaves the new owner's work alone", () =>
         Effect.gen(function*() {
-          const fx = yield* scopedRelease()
-          const store: MemoryStore = new Map()
-          const f = yield* fault("upload", { mode: "block" })
-          const fiber = yield* Effect.fork(
-            publish(leased(fx)).pipe(Effect.provide(into(store, { plan: plan(f) })))
-          )
-          yield* awaitReached(f, fiber)
+          const { store, fiber } = yield* uploadBlocked
           // What `repair --force` then another publisher would leave.
           store.delete(Keys.claim(V))
           yield* plantAttempt({ version: V, txid: "tx-theirs", promoted: ["theirs.bin"] }).pipe(
