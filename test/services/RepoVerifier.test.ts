@@ -126,13 +126,7 @@ describe("verifyRepository", () => {
     it.scoped("accepts an index signed independently per the format (RFC 8785 JSON without signatures)", () =>
       Effect.gen(function*() {
         const root = yield* published(["1.0.0"])
-        const index = JSON.parse(fs.readFileSync(file(root, Keys.index), "utf8"))
-        delete index.signatures
-        const sig = sign(null, Buffer.from(canonicalize(index)), createPrivateKey(KEY.privateKeyPem))
-        const spki = createPublicKey(KEY.publicKeyPem).export({ type: "spki", format: "der" })
-        const keyid = createHash("sha256").update(spki).digest("hex")
-        index.signatures = [{ keyid, algorithm: "ed25519", sig: sig.toString("base64") }]
-        fs.writeFileSync(file(root, Keys.index), encodeJson(index))
+        writeSignedIndex(root, readIndexFile(root))
         assert.deepStrictEqual(failures(yield* verify(root)), [])
       }))
   })
