@@ -5,18 +5,17 @@ import { AuditRecord, encodeJson, Keys, RepositoryIndex } from "../../src/domain
 import { StorageError } from "../../src/domain/Errors.ts"
 import { ensureSafeBackend, GUARANTEES_KEY } from "../../src/services/Guarantees.ts"
 import { Hasher } from "../../src/services/Hasher.ts"
-import * as LocalRepository from "../../src/services/LocalRepository.ts"
 import { doctor, repair } from "../../src/services/Maintenance.ts"
 import * as MemoryRepository from "../../src/services/MemoryRepository.ts"
 import { publish, readIndex } from "../../src/services/Publisher.ts"
 import { Repository, type RepositoryShape } from "../../src/services/Repository.ts"
 import {
+  backend,
   fault,
   memoryRepository,
   plan,
   plantAttempt,
   scopedRelease,
-  scopedTempDir,
   stack
 } from "../support/layers.ts"
 import type { ReleaseFixture } from "../support/release.ts"
@@ -31,12 +30,6 @@ const request = (fx: ReleaseFixture, version: string) => ({
 })
 
 type RepositoryLayer = Layer.Layer<Repository, never, Hasher>
-
-/** The repository a test runs against: a fresh memory store, or a local temp directory. */
-const backend = (name: "memory" | "local") =>
-  name === "memory"
-    ? Effect.sync((): RepositoryLayer => MemoryRepository.layer())
-    : Effect.map(scopedTempDir(), (dir): RepositoryLayer => LocalRepository.layer(dir))
 
 const keysUnder = (prefix: string) =>
   Effect.flatMap(Repository, (repo) => repo.list(prefix)).pipe(

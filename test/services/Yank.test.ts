@@ -1,19 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, type Layer, Option, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { createHash, verify } from "node:crypto"
 import { defaultPolicy } from "../../src/domain/Policy.ts"
 import { AuditRecord, encodeJson, Keys, RepositoryIndex } from "../../src/domain/Records.ts"
-import type { Hasher } from "../../src/services/Hasher.ts"
-import * as LocalRepository from "../../src/services/LocalRepository.ts"
 import * as MemoryRepository from "../../src/services/MemoryRepository.ts"
 import { publish, readIndex } from "../../src/services/Publisher.ts"
 import { Repository } from "../../src/services/Repository.ts"
 import { yank } from "../../src/services/Yank.ts"
 import {
+  backend,
   ed25519Signer,
   memoryRepository,
   scopedRelease,
-  scopedTempDir,
   snapshotStore,
   stack
 } from "../support/layers.ts"
@@ -21,12 +19,6 @@ import {
 const KEY = ed25519Signer()
 const REASON = "CVE-2026-0001: remote code execution in the parser"
 
-type RepositoryLayer = Layer.Layer<Repository, never, Hasher>
-
-const backend = (name: "memory" | "local") =>
-  name === "memory"
-    ? Effect.sync((): RepositoryLayer => MemoryRepository.layer())
-    : Effect.map(scopedTempDir(), (dir): RepositoryLayer => LocalRepository.layer(dir))
 
 /** Publish a fresh fixture as `version` into the repository in context. */
 const publishVersion = (version: string) =>

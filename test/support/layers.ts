@@ -7,6 +7,7 @@ import { type KeyError, StorageError, type StorageOperation } from "../../src/do
 import { type Claim, encodeJson, Keys } from "../../src/domain/Records.ts"
 import { canonicalVersion } from "../../src/domain/Version.ts"
 import * as Hasher from "../../src/services/Hasher.ts"
+import * as LocalRepository from "../../src/services/LocalRepository.ts"
 import * as MemoryRepository from "../../src/services/MemoryRepository.ts"
 import * as ReleaseReader from "../../src/services/ReleaseReader.ts"
 import { Repository, type RepositoryShape } from "../../src/services/Repository.ts"
@@ -193,6 +194,15 @@ export const scopedTempDir = (prefix?: string) =>
     Effect.acquireRelease(Effect.sync(() => tempDir(prefix)), (t) => Effect.sync(t.cleanup)),
     (t) => t.dir
   )
+
+/** A repository layer for a test: a fresh memory store, or a local temp directory. */
+export const backend = (name: "memory" | "local") =>
+  name === "memory"
+    ? Effect.sync((): Layer.Layer<Repository, never, Hasher.Hasher> => MemoryRepository.layer())
+    : Effect.map(
+      scopedTempDir(),
+      (dir): Layer.Layer<Repository, never, Hasher.Hasher> => LocalRepository.layer(dir)
+    )
 
 /**
  * Leave behind what a publisher that died mid-publish leaves: its claim (made
